@@ -1,0 +1,33 @@
+# One place that decides what gets installed: constraints.txt pins every package.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup audit test lint bench train-builtin clean
+
+setup: $(STAMP)
+
+# torch/torchvision first and by exact version: this machine serves these two from local disk.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt torch torchvision
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+audit: setup
+	$(BIN)/vlmaudit run --out runs/audit
+
+test: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+bench: setup
+	$(BIN)/python benchmarks/engine.py
+
+train-builtin: setup
+	$(BIN)/vlmaudit train builtin
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Data sources: generated scenes and readers for standard benchmark formats."""

@@ -1,0 +1,1 @@
+"""Scoring: K-way selection with explicit tie policy, aggregation, bootstrap CIs."""

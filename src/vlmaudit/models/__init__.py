@@ -1,0 +1,41 @@
+"""Model specs ("backend:rest") resolve to an ImageTextModel through the backend registry."""
+
+from __future__ import annotations
+
+import torch
+
+from vlmaudit.errors import SpecError
+from vlmaudit.models.base import ImageTextModel, Preprocessing
+from vlmaudit.registry import MODEL_BACKENDS
+
+DEFAULT_MODEL = "builtin:scenes"
+
+_DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
+           "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
+
+
+def parse_dtype(name: str) -> torch.dtype:
+    try:
+        return _DTYPES[name]
+    except KeyError:
+        raise SpecError(f"unknown dtype {name!r} (use fp32, bf16 or fp16)") from None
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    backend, sep, rest = spec.partition(":")
+    if not sep or not rest:
+        raise SpecError(
+            f"model spec {spec!r} must look like BACKEND:NAME "
+            f"(backends: {', '.join(MODEL_BACKENDS.names())})"
+        )
+    return backend, rest
+
+
+def load_model(spec: str = DEFAULT_MODEL, *, device: str = "cpu", dtype: str = "fp32") -> ImageTextModel:
+    """Resolve a spec such as "hf:openai/clip-vit-base-patch32" to a ready, eval-mode model."""
+    backend, rest = split_spec(spec)
+    loader = MODEL_BACKENDS.get(backend)
+    return loader(rest, device=torch.device(device), dtype=parse_dtype(dtype))
+
+
+__all__ = ["DEFAULT_MODEL", "ImageTextModel", "Preprocessing", "load_model", "parse_dtype"]

@@ -1,0 +1,1 @@
+"""Image transforms and caption perturbations."""

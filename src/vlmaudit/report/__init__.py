@@ -1,0 +1,1 @@
+"""Result schema, run directories, tables, plots."""

@@ -1,0 +1,67 @@
+"""One typed result structure for every suite.
+
+A metric always travels with its chance level, a 95% CI, its sample count and tie rate, the
+blind baselines a reader must see beside it, and the published number when one exists.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Metric:
+    name: str
+    value: float
+    n: int
+    chance: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    tie_rate: float | None = None
+    higher_is_better: bool = True
+    group: str = ""  # e.g. "exp1", "sugarcrepe/replace_att", "per_transform/rot90"
+    baselines: dict[str, float] = field(default_factory=dict)  # blind scorers on the same items
+    reference: dict[str, Any] | None = None  # published number: {"value", "source", "model", ...}
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.value is not None and not math.isfinite(float(self.value)):
+            raise ValueError(f"metric {self.group}/{self.name} is not finite: {self.value}")
+
+
+@dataclass
+class SuiteResult:
+    """What a suite returns. It never writes files; the run directory does."""
+
+    suite: str
+    model: str
+    data: str
+    metrics: list[Metric]
+    config: dict[str, Any]
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # table name -> rows
+    flags: list[str] = field(default_factory=list)  # e.g. "reconstructed: transform list (2503.09837)"
+    figures: dict[str, Any] = field(default_factory=dict)  # file stem -> matplotlib Figure
+    extra: dict[str, Any] = field(default_factory=dict)  # JSON-able tables (confusion matrix, ...)
+    data_fingerprint: str = ""
+    seconds: float = 0.0
+
+    def metric(self, name: str, group: str = "") -> Metric:
+        for metric in self.metrics:
+            if metric.name == name and metric.group == group:
+                return metric
+        raise KeyError(f"{self.suite}: no metric {group}/{name}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "model": self.model,
+            "data": self.data,
+            "data_fingerprint": self.data_fingerprint,
+            "seconds": round(self.seconds, 3),
+            "flags": self.flags,
+            "config": self.config,
+            "metrics": [asdict(m) for m in self.metrics],
+            "extra": self.extra,
+        }

@@ -1,0 +1,1 @@
+"""Suites: each turns data into trials, asks the engine for embeddings, and scores them."""

@@ -1,0 +1,66 @@
+"""The suite contract.
+
+A suite is a name, a config dataclass and `run(ctx, data, config) -> list[SuiteResult]` (one
+result per data source it ran on). It gets embeddings only through `ctx.engine`, so caching,
+dtype and distributed sharding apply everywhere, and it never writes files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
+
+from vlmaudit.data.source import DataSource
+from vlmaudit.errors import SpecError
+from vlmaudit.report.schema import SuiteResult
+
+
+@dataclass
+class RunContext:
+    model: Any  # ImageTextModel
+    engine: Any  # vlmaudit.engine.Engine
+    seed: int = 0
+    progress: bool = True
+    options: dict[str, Any] = field(default_factory=dict)  # free-form per-run extras
+
+
+class Suite(Protocol):
+    name: str
+    Config: type
+    default_data: tuple[str, ...]  # data specs used when the user gives none
+    accepts: tuple[str, ...]  # DataSource kinds this suite can run on
+
+    def run(self, ctx: RunContext, data: DataSource, config: Any) -> list[SuiteResult]: ...
+
+
+def build_config(config_cls: type, overrides: dict[str, Any]) -> Any:
+    """Config dataclass from `key=value` overrides, cast to each field's default's type."""
+    known = {f.name: f for f in fields(config_cls)}
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise SpecError(f"unknown option(s) {unknown} for {config_cls.__name__} (known: {sorted(known)})")
+    base = config_cls()
+    values = {}
+    for key, raw in overrides.items():
+        current = getattr(base, key)
+        values[key] = _cast(raw, current, key)
+    return config_cls(**values)
+
+
+def _cast(raw: Any, current: Any, key: str) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        if isinstance(current, bool):
+            if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                raise ValueError(raw)
+            return raw.lower() in {"1", "true", "yes"}
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        if isinstance(current, tuple):
+            return tuple(part for part in raw.split(",") if part)
+    except ValueError:
+        raise SpecError(f"option {key}={raw!r} does not match type {type(current).__name__}") from None
+    return raw

@@ -1,0 +1,31 @@
+"""Shared fixtures. Tests never touch the network: models are built locally and small."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).parent))
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture
+def toy_model():
+    from toy import ToyModel
+
+    return ToyModel()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data beside the checkout (present on dev machines and in CI)."""
+    path = SHARED / "data"
+    if not path.exists():
+        pytest.skip("../shared/data is not beside this checkout")
+    return path
