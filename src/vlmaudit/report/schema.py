@@ -46,12 +46,20 @@ class SuiteResult:
     extra: dict[str, Any] = field(default_factory=dict)  # JSON-able tables (confusion matrix, ...)
     data_fingerprint: str = ""
     seconds: float = 0.0
+    headline: list[str] = field(default_factory=list)  # "group/name" keys shown in the summary table
 
     def metric(self, name: str, group: str = "") -> Metric:
         for metric in self.metrics:
             if metric.name == name and metric.group == group:
                 return metric
         raise KeyError(f"{self.suite}: no metric {group}/{name}")
+
+    def headline_metrics(self) -> list[Metric]:
+        """The metrics a summary table shows: the declared headline, else the top-level ones."""
+        if self.headline:
+            wanted = set(self.headline)
+            return [m for m in self.metrics if f"{m.group}/{m.name}" in wanted]
+        return [m for m in self.metrics if not m.group] or self.metrics[:8]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +68,7 @@ class SuiteResult:
             "data": self.data,
             "data_fingerprint": self.data_fingerprint,
             "seconds": round(self.seconds, 3),
+            "headline": self.headline,
             "flags": self.flags,
             "config": self.config,
             "metrics": [asdict(m) for m in self.metrics],

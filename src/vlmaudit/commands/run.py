@@ -1,0 +1,56 @@
+"""`vlmaudit run`: the main job."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import click
+
+from vlmaudit.errors import SpecError
+
+
+def parse_options(pairs: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """`--option suite.key=value` pairs -> {"suite": {"key": "value"}}."""
+    options: dict[str, dict[str, str]] = defaultdict(dict)
+    for pair in pairs:
+        target, eq, value = pair.partition("=")
+        suite, dot, key = target.partition(".")
+        if not eq or not dot or not suite or not key:
+            raise SpecError(f"--option {pair!r} must look like SUITE.KEY=VALUE")
+        options[suite][key] = value
+    return dict(options)
+
+
+def _announce(payload: dict) -> None:
+    unit = f"{payload['model']} / {payload['suite']} / {payload['data']}"
+    click.echo(f"done: {unit} ({payload['seconds']:.1f} s)")
+
+
+@click.command()
+@click.option("--model", "models", multiple=True, help="Model spec (repeatable); default builtin:scenes.")
+@click.option("--suite", "suites", multiple=True, help="Suite name(s), repeatable; default all.")
+@click.option("--data", "data", multiple=True, help="Dataset name or path (repeatable); default per suite.")
+@click.option("--out", type=click.Path(), default=None, help="Run directory (default runs/<time>-<model>).")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--dtype", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]))
+@click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--option", "option_pairs", multiple=True, help="Suite config override SUITE.KEY=VALUE.")
+@click.option("--cache-dir", default="default", help="Embedding cache dir; 'none' disables.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def run(models, suites, data, out, device, dtype, batch_size, seed, option_pairs, cache_dir, resume, quiet):
+    """Run audit suites on one or more models and print a summary table."""
+    from vlmaudit.report.table import markdown_table, print_table
+    from vlmaudit.runner import run as run_audit
+
+    suite_names = [name for entry in suites for name in entry.split()]
+    summary = run_audit(
+        models=list(models), suites=suite_names, data=list(data), out=out, device=device, dtype=dtype,
+        batch_size=batch_size, seed=seed, options=parse_options(option_pairs),
+        cache_dir=None if cache_dir == "none" else cache_dir, resume=resume, progress=not quiet,
+        on_unit=_announce,
+    )
+    (summary.out / "summary.md").write_text(markdown_table(summary.units))
+    print_table(summary.units)
+    click.echo(f"results: {summary.out}  ({summary.seconds:.1f} s)")

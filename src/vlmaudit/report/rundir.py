@@ -1,0 +1,111 @@
+"""The run directory: one folder per (model, suite, data) unit, each written atomically.
+
+A unit is assembled in a hidden temp folder and renamed into place only when every file is
+written, so an interrupted run never leaves a results.json that looks complete; `--resume`
+skips exactly the units whose folder exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from vlmaudit.errors import VlmauditError
+from vlmaudit.report.schema import SuiteResult
+
+
+def slug(text: str) -> str:
+    """Filesystem-safe, readable name for a spec ("hf:openai/clip" -> "hf-openai-clip")."""
+    cleaned = re.sub(r"[^A-Za-z0-9._=-]+", "-", text).strip("-")
+    return cleaned[:80] or "default"
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=2, sort_keys=False, default=_json_default)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+class RunDirectory:
+    def __init__(self, root: Path, *, resume: bool) -> None:
+        self.root = Path(root)
+        if self.root.exists() and any(self.root.iterdir()) and not resume:
+            raise VlmauditError(f"output directory {self.root} is not empty (use --resume or another --out)")
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def unit_dir(self, model: str, suite: str, data: str) -> Path:
+        return self.root / slug(model) / suite / slug(data)
+
+    def is_done(self, model: str, suite: str, data: str) -> bool:
+        return (self.unit_dir(model, suite, data) / "results.json").is_file()
+
+    def load(self, model: str, suite: str, data: str) -> dict[str, Any]:
+        return json.loads((self.unit_dir(model, suite, data) / "results.json").read_text())
+
+    def write_unit(self, result: SuiteResult, provenance: dict[str, Any]) -> Path:
+        """Write results.json, samples/*.jsonl and figures/*.png for one result, atomically."""
+        final = self.unit_dir(result.model, result.suite, result.data)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
+        try:
+            for table, rows in result.samples.items():
+                _write_jsonl(staging / "samples" / f"{slug(table)}.jsonl", rows)
+            figures = []
+            for stem, figure in result.figures.items():
+                (staging / "figures").mkdir(exist_ok=True)
+                target = staging / "figures" / f"{slug(stem)}.png"
+                figure.savefig(target, dpi=110, bbox_inches="tight")
+                figures.append(f"figures/{target.name}")
+            payload = result.to_json() | {
+                "provenance": provenance,
+                "samples": {name: f"samples/{slug(name)}.jsonl" for name in result.samples},
+                "figures": figures,
+            }
+            write_json_atomic(staging / "results.json", payload)
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        finally:
+            _close_figures(result)
+        return final
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, default=_json_default) + "\n")
+
+
+def _close_figures(result: SuiteResult) -> None:
+    if not result.figures:
+        return
+    import matplotlib.pyplot as plt
+
+    for figure in result.figures.values():
+        plt.close(figure)

@@ -1,0 +1,180 @@
+"""Orchestrates an audit: models x suites x data, each unit written atomically.
+
+Data flows one way: spec -> model, data spec -> source, suite -> result, run directory -> files.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from vlmaudit.data.source import DataSource, open_data
+from vlmaudit.engine import Engine
+from vlmaudit.errors import SpecError
+from vlmaudit.models import DEFAULT_MODEL, load_model
+from vlmaudit.registry import SUITES
+from vlmaudit.report.provenance import environment, now
+from vlmaudit.report.rundir import RunDirectory, write_json_atomic
+from vlmaudit.report.schema import SuiteResult
+from vlmaudit.suites.base import RunContext, build_config
+
+DEFAULT_SUITES = ("transforms", "composition", "spatial")
+
+
+@dataclass
+class RunSummary:
+    out: Path
+    units: list[dict[str, Any]] = field(default_factory=list)  # results.json payloads, in run order
+    seconds: float = 0.0
+
+
+def default_out_dir(models: Sequence[str]) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{stamp}-{'+'.join(m.split(':')[-1].split('/')[-1] for m in models)[:40]}"
+
+
+def run(
+    models: Sequence[str] = (DEFAULT_MODEL,),
+    suites: Sequence[str] = (),
+    data: Sequence[str] = (),
+    *,
+    out: str | Path | None = None,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    batch_size: int = 64,
+    seed: int = 0,
+    options: dict[str, dict[str, Any]] | None = None,
+    cache_dir: str | Path | None = "default",
+    resume: bool = False,
+    progress: bool = True,
+    on_unit=None,
+) -> RunSummary:
+    """Run `suites` (default: all available) for each model on `data` (default: each suite's own).
+
+    options: per-suite config overrides, e.g. {"transforms": {"n_images": 100}}.
+    on_unit: optional callback(payload) after each finished unit, for live printing.
+    """
+    started = time.perf_counter()
+    models = list(models) or [DEFAULT_MODEL]
+    suite_names = list(suites) or [s for s in DEFAULT_SUITES if s in SUITES.names()]
+    suite_objs = {name: SUITES.get(name) for name in suite_names}
+    options = options or {}
+    _reject_unknown_option_suites(options, suite_names)
+    configs = {name: _suite_config(obj, options.get(name, {}), seed) for name, obj in suite_objs.items()}
+
+    sources: dict[str, DataSource] = {text: open_data(text) for text in data}
+    plan = _plan(suite_objs, list(data), sources, explicit_suites=bool(suites))
+    for texts in plan.values():
+        for text in texts:
+            if text not in sources:
+                sources[text] = open_data(text)
+
+    out_dir = Path(out) if out is not None else default_out_dir(models)
+    rundir = RunDirectory(out_dir, resume=resume)
+    env = environment()
+    config_record = {
+        "models": models, "suites": suite_names, "data": {s: plan[s] for s in suite_names},
+        "device": device, "dtype": dtype, "batch_size": batch_size, "seed": seed,
+        "suite_configs": {name: _asdict(cfg) for name, cfg in configs.items()},
+        "cache_dir": str(cache_dir), "resume": resume,
+    }
+    write_json_atomic(out_dir / "config.json", config_record)
+    summary = RunSummary(out=out_dir)
+    manifest_path = out_dir / "progress.json"
+
+    for spec in models:
+        todo = [(s, d) for s in suite_names for d in plan[s] if not rundir.is_done(spec, s, d)]
+        for s in suite_names:
+            for d in plan[s]:
+                if rundir.is_done(spec, s, d):
+                    _record(summary, rundir.load(spec, s, d), manifest_path, on_unit)
+        if not todo:
+            continue
+        model = load_model(spec, device=device, dtype=dtype)
+        engine = Engine(model, batch_size=batch_size, progress=progress, cache_dir=_cache_arg(cache_dir))
+        ctx = RunContext(model=model, engine=engine, seed=seed, progress=progress)
+        for suite_name, data_text in todo:
+            source = sources[data_text]
+            t0 = time.perf_counter()
+            results = suite_objs[suite_name].run(ctx, source, configs[suite_name])
+            elapsed = time.perf_counter() - t0
+            result = _single(results, suite_name, data_text)
+            result.model, result.data, result.suite = spec, data_text, suite_name
+            result.data_fingerprint = result.data_fingerprint or source.fingerprint()
+            result.seconds = result.seconds or elapsed
+            provenance = env | {
+                "model": model.describe(),
+                "data": {"spec": data_text, "fingerprint": result.data_fingerprint},
+                "seed": seed, "finished": now(), "wall_seconds": round(elapsed, 3),
+                "engine": getattr(engine, "stats_dict", lambda: {})(),
+            }
+            rundir.write_unit(result, provenance)
+            _record(summary, rundir.load(spec, suite_name, data_text), manifest_path, on_unit)
+
+    summary.seconds = time.perf_counter() - started
+    write_json_atomic(out_dir / "summary.json", {
+        "complete": True, "seconds": round(summary.seconds, 3), "config": config_record,
+        "units": [{k: u[k] for k in ("model", "suite", "data")} for u in summary.units],
+    })
+    return summary
+
+
+def _cache_arg(cache_dir: str | Path | None) -> Any:
+    if cache_dir == "default":
+        from vlmaudit.engine.cache import default_cache_dir
+
+        return default_cache_dir()
+    return cache_dir
+
+
+def _suite_config(suite: Any, overrides: dict[str, Any], seed: int) -> Any:
+    names = {f.name for f in fields(suite.Config)}
+    if "seed" in names and "seed" not in overrides:
+        overrides = {**overrides, "seed": seed}
+    return build_config(suite.Config, overrides)
+
+
+def _reject_unknown_option_suites(options: dict[str, Any], suite_names: list[str]) -> None:
+    unknown = sorted(set(options) - set(suite_names))
+    if unknown:
+        raise SpecError(f"options given for suite(s) not being run: {unknown}")
+
+
+def _plan(suites: dict[str, Any], data: list[str], sources: dict[str, DataSource],
+          explicit_suites: bool) -> dict[str, list[str]]:
+    """Which data each suite runs on: the user's data it accepts, else its defaults."""
+    plan: dict[str, list[str]] = {}
+    for name, suite in suites.items():
+        if not data:
+            plan[name] = list(suite.default_data)
+            continue
+        accepted = [text for text in data if sources[text].kind in suite.accepts]
+        if not accepted and explicit_suites:
+            kinds = ", ".join(sorted({sources[t].kind for t in data}))
+            raise SpecError(f"suite {name!r} accepts {list(suite.accepts)}, but the data given is {kinds}")
+        plan[name] = accepted
+    return plan
+
+
+def _single(results: list[SuiteResult] | SuiteResult, suite: str, data: str) -> SuiteResult:
+    if isinstance(results, SuiteResult):
+        return results
+    if len(results) != 1:
+        raise RuntimeError(f"suite {suite} returned {len(results)} results for {data}; expected 1")
+    return results[0]
+
+
+def _record(summary: RunSummary, payload: dict[str, Any], manifest: Path, on_unit) -> None:
+    summary.units.append(payload)
+    write_json_atomic(manifest, {"complete": False, "units": [
+        {k: u[k] for k in ("model", "suite", "data")} for u in summary.units]})
+    if on_unit is not None:
+        on_unit(payload)
+
+
+def _asdict(config: Any) -> dict[str, Any]:
+    return {f.name: getattr(config, f.name) for f in fields(config)}
