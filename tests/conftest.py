@@ -15,6 +15,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+@pytest.fixture(autouse=True)
+def _isolated_embedding_cache(tmp_path_factory, monkeypatch):
+    """Engines built with the default cache dir write under a per-test tmp dir, never ~/.cache."""
+    monkeypatch.setenv("VLMAUDIT_CACHE", str(tmp_path_factory.mktemp("vlmaudit-cache")))
+
+
 @pytest.fixture
 def toy_model():
     from toy import ToyModel

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vlmaudit.errors import ImageError
@@ -20,10 +21,14 @@ Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """RGB with transparency composited on white (RGBA/LA/P), greyscale and CMYK converted."""
+    """RGB with transparency composited on white (RGBA/LA/PA/P), greyscale, 16-bit and CMYK converted."""
     if image.mode == "RGB":
         return image
-    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode.startswith("I;16") or image.mode == "I":
+        # PIL's own conversion clips at 255, turning a 16-bit greyscale PNG almost white
+        grey = np.clip(np.rint(np.asarray(image, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
@@ -37,8 +42,9 @@ def decode_image(data: bytes, where: str) -> Image.Image:
         with Image.open(io.BytesIO(data)) as handle:
             handle.load()
             return to_rgb(handle)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ImageError(f"cannot decode image {where}: {err}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        reason = " ".join(str(err).split())  # one line, whatever the decoder said
+        raise ImageError(f"cannot decode image {where}: {reason}") from None
 
 
 @dataclass(frozen=True)
