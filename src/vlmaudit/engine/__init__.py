@@ -1,5 +1,6 @@
-"""Batched, deduplicated (and later cached, sharded) embedding of images and texts."""
+"""Batched, deduplicated, cached and (under torch.distributed) sharded embedding of images and texts."""
 
-from vlmaudit.engine.core import Engine
+from vlmaudit.engine.cache import EmbeddingCache, default_cache_dir
+from vlmaudit.engine.core import DEFAULT_CACHE_DIR, Counts, Engine, EngineStats
 
-__all__ = ["Engine"]
+__all__ = ["DEFAULT_CACHE_DIR", "Counts", "EmbeddingCache", "Engine", "EngineStats", "default_cache_dir"]

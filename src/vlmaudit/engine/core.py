@@ -1,26 +1,89 @@
 """The embedding engine: every suite's only way to get embeddings.
 
-Requests are (image, transform) pairs and texts; each unique input is embedded once, in batches,
-under inference mode, and results come back as fp32 rows aligned to the request.
+Requests are (image, transform) pairs and texts. Each unique input is looked up in this engine's
+memory, then in the on-disk cache (keyed by the model fingerprint and the input), and only the
+rest is embedded, in batches, under inference mode, sharded across ranks when torch.distributed
+is initialised. Rows are stored raw and come back as fp32, aligned to the request, L2-normalised
+unless asked otherwise. Images are decoded one batch at a time: the engine holds embeddings only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from vlmaudit.data.images import ImageRef
+from vlmaudit.engine.cache import EmbeddingCache, default_cache_dir
+from vlmaudit.engine.distributed import World
 from vlmaudit.errors import EmbeddingError
 from vlmaudit.models.base import ImageTextModel
 from vlmaudit.perturb.base import ImageTransform
 
 
+class _Default(Enum):
+    CACHE_DIR = "default"
+
+
+DEFAULT_CACHE_DIR = _Default.CACHE_DIR  # `$VLMAUDIT_CACHE` or ~/.cache/vlmaudit; None disables
+
+
+@dataclass
+class Counts:
+    """What happened to the inputs of one kind, summed over calls."""
+
+    requested: int = 0  # rows asked for
+    unique: int = 0  # distinct inputs among them (per call)
+    memory_hits: int = 0  # served from this engine's earlier results
+    cache_hits: int = 0  # served from the disk cache
+    computed: int = 0  # embedded by the model (all ranks together)
+    seconds: float = 0.0  # wall time spent embedding
+
+
+@dataclass
+class EngineStats:
+    images: Counts = field(default_factory=Counts)
+    texts: Counts = field(default_factory=Counts)
+
+    @property
+    def computed(self) -> int:
+        return self.images.computed + self.texts.computed
+
+
+Encoder = Callable[[list[Any]], np.ndarray]
+
+
 class Engine:
-    def __init__(self, model: ImageTextModel, *, batch_size: int = 64, progress: bool = False) -> None:
+    def __init__(
+        self,
+        model: ImageTextModel,
+        *,
+        batch_size: int = 64,
+        progress: bool = True,
+        cache_dir: str | Path | _Default | None = DEFAULT_CACHE_DIR,
+        memory: bool = True,
+    ) -> None:
+        """`progress` shows a bar on rank 0 when stderr is a terminal; `memory` keeps computed rows
+        for the engine's lifetime so repeated requests cost nothing even without a disk cache."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model = model
         self.batch_size = batch_size
         self.progress = progress
+        directory = default_cache_dir() if cache_dir is DEFAULT_CACHE_DIR else cache_dir
+        self.cache = (
+            EmbeddingCache(directory, model.fingerprint, model.describe()) if directory is not None else None
+        )
+        self.stats = EngineStats()
+        self._memory: dict[str, np.ndarray] | None = {} if memory else None
 
     def images(
         self,
@@ -32,42 +95,135 @@ class Engine:
         """[N, D] fp32 embeddings of `transforms[i](refs[i])`, aligned to the request."""
         if transforms is None or not isinstance(transforms, Sequence):
             transforms = [transforms] * len(refs)
-        keys = [(ref.key, t.id if t is not None else "") for ref, t in zip(refs, transforms, strict=True)]
-        unique = list(dict.fromkeys(keys))
-        by_key = {key: (ref, t) for key, ref, t in zip(keys, refs, transforms, strict=True)}
-        rows: dict[tuple[str, str], torch.Tensor] = {}
-        for start in range(0, len(unique), self.batch_size):
-            batch = unique[start : start + self.batch_size]
-            images = []
-            for key in batch:
-                ref, transform = by_key[key]
-                image = ref.load()
-                images.append(transform(image) if transform is not None else image)
-            with torch.inference_mode():
-                out = self.model.encode_images(self.model.preprocess(images)).float().cpu()
-            _check(out, len(batch), f"images {batch[0][0][:8]}...")
-            rows.update(zip(batch, out, strict=True))
-        return _finish(torch.stack([rows[k] for k in keys]) if keys else torch.empty(0), normalize)
+        if len(transforms) != len(refs):
+            raise ValueError(f"{len(refs)} images but {len(transforms)} transforms")
+        keys = [_image_key(ref, t) for ref, t in zip(refs, transforms, strict=True)]
+        inputs = dict(zip(keys, zip(refs, transforms, strict=True), strict=True))
+        return self._embed("images", keys, inputs, self._encode_images, normalize)
 
     def texts(self, texts: Sequence[str], *, normalize: bool = True) -> torch.Tensor:
         """[M, D] fp32 embeddings of `texts`, aligned to the request."""
-        unique = list(dict.fromkeys(texts))
-        rows: dict[str, torch.Tensor] = {}
-        for start in range(0, len(unique), self.batch_size):
-            batch = unique[start : start + self.batch_size]
-            with torch.inference_mode():
-                out = self.model.encode_texts(list(batch)).float().cpu()
-            _check(out, len(batch), f"texts starting {batch[0]!r}")
+        if isinstance(texts, str):
+            raise TypeError("Engine.texts takes a sequence of strings, not one string")
+        keys = [f"t:{text}" for text in texts]
+        return self._embed("texts", keys, dict(zip(keys, texts, strict=True)), self._encode_texts, normalize)
+
+    def describe(self) -> dict:
+        """Provenance: the model block plus how the embeddings were produced."""
+        return {
+            "model": self.model.describe(),
+            "batch_size": self.batch_size,
+            "cache": str(self.cache.path) if self.cache is not None else None,
+            "world_size": World.current().size,
+        }
+
+    def stats_dict(self) -> dict:
+        """Counts for provenance: how much was computed versus served from memory or disk."""
+        return {
+            "images": asdict(self.stats.images),
+            "texts": asdict(self.stats.texts),
+            "cache_corrupt": self.cache.corrupt if self.cache is not None else 0,
+        }
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+    def _embed(
+        self, kind: str, keys: list[str], inputs: dict[str, Any], encode: Encoder, normalize: bool
+    ) -> torch.Tensor:
+        world = World.current()
+        counts: Counts = getattr(self.stats, kind)
+        unique = list(dict.fromkeys(keys))
+        counts.requested += len(keys)
+        counts.unique += len(unique)
+        memory = self._memory if self._memory is not None else {}
+        rows = {k: memory[k] for k in unique if k in memory}
+        counts.memory_hits += len(rows)
+        todo = [k for k in unique if k not in rows]
+        world.check_same(hashlib.sha256("\0".join(todo).encode()).hexdigest(), kind)
+        found = self.cache.get(todo) if self.cache is not None and world.is_main and todo else {}
+        hits: dict[str, np.ndarray] = world.from_main(found)  # type: ignore[assignment]
+        counts.cache_hits += len(hits)
+        rows.update(hits)
+        misses = [k for k in todo if k not in hits]
+        for batch, out in self._compute(world, kind, misses, inputs, encode):
             rows.update(zip(batch, out, strict=True))
-        return _finish(torch.stack([rows[t] for t in texts]) if texts else torch.empty(0), normalize)
+        if self._memory is not None:
+            self._memory.update((k, rows[k]) for k in todo)
+        if not keys:
+            return torch.empty((0, 0))
+        out = torch.from_numpy(np.stack([rows[k] for k in keys]))
+        return torch.nn.functional.normalize(out, dim=-1) if normalize else out
+
+    def _compute(
+        self, world: World, kind: str, misses: list[str], inputs: dict[str, Any], encode: Encoder
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
+        """Embed `misses` in batches (batch i on rank i % world); yield every batch on every rank."""
+        counts: Counts = getattr(self.stats, kind)
+        batches = [misses[i : i + self.batch_size] for i in range(0, len(misses), self.batch_size)]
+        show = None if self.progress and world.is_main else True  # None: tqdm shows only on a TTY
+        bar = tqdm(total=len(misses), desc=f"embedding {kind}", unit=kind[:-1], disable=show, leave=False)
+        with bar:
+            for first in range(0, len(batches), world.size):
+                round_ = batches[first : first + world.size]
+                mine = round_[world.rank] if world.rank < len(round_) else None
+                start = time.perf_counter()
+                local, error = None, None
+                try:
+                    local = encode([inputs[k] for k in mine]) if mine is not None else None
+                except Exception as err:
+                    if not world.distributed:
+                        raise
+                    error = err  # raised on every rank by gather, so none is left waiting
+                outs = world.gather(local, error)
+                counts.seconds += time.perf_counter() - start
+                for batch, out in zip(round_, outs, strict=False):
+                    _check_finite(out, batch, inputs)
+                    if self.cache is not None and world.is_main:
+                        self.cache.put(batch, out)
+                    counts.computed += len(batch)
+                    bar.update(len(batch))
+                    yield batch, out
+
+    def _encode_images(self, items: list[tuple[ImageRef, ImageTransform | None]]) -> np.ndarray:
+        images = []
+        for ref, transform in items:
+            image = ref.load()
+            images.append(transform(image) if transform is not None else image)
+        with torch.inference_mode():
+            pixels = self.model.preprocess(images).to(device=self.model.device, dtype=self.model.dtype)
+            return _rows(self.model.encode_images(pixels), len(items), "images")
+
+    def _encode_texts(self, texts: list[str]) -> np.ndarray:
+        with torch.inference_mode():
+            return _rows(self.model.encode_texts(list(texts)), len(texts), "texts")
 
 
-def _check(out: torch.Tensor, expected: int, what: str) -> None:
+def _image_key(ref: ImageRef, transform: ImageTransform | None) -> str:
+    """Image content (+ crop) and the transform's canonical id: what decides the pixels."""
+    return f"i:{ref.key}|{transform.id if transform is not None else ''}"
+
+
+def _rows(out: torch.Tensor, expected: int, what: str) -> np.ndarray:
+    """The model's output as raw fp32 rows on the CPU."""
     if out.ndim != 2 or out.shape[0] != expected:
         raise EmbeddingError(f"model returned shape {tuple(out.shape)} for {expected} {what}")
-    if not torch.isfinite(out).all():
-        raise EmbeddingError(f"model returned NaN/inf embeddings for {what}")
+    return np.ascontiguousarray(out.detach().float().cpu().numpy(), dtype=np.float32)
 
 
-def _finish(out: torch.Tensor, normalize: bool) -> torch.Tensor:
-    return torch.nn.functional.normalize(out, dim=-1) if normalize and out.numel() else out
+def _check_finite(out: np.ndarray, batch: list[str], inputs: dict[str, Any]) -> None:
+    """NaN/inf rows fail the whole batch (so nothing of it is cached), naming the inputs."""
+    bad = ~np.isfinite(out).all(axis=1)
+    if bad.any():
+        names = [_label(inputs[k]) for k, b in zip(batch, bad, strict=True) if b]
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+        raise EmbeddingError(f"model returned NaN/inf embeddings for {', '.join(names[:5])}{more}")
+
+
+def _label(item: Any) -> str:
+    if isinstance(item, str):
+        return repr(item if len(item) <= 60 else item[:57] + "...")
+    ref, transform = item
+    name = ref.label or ref.key
+    return f"{name} [{transform.id}]" if transform is not None else name

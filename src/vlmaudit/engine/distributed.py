@@ -1,0 +1,98 @@
+"""Sharding the engine's work across `torch.distributed` ranks (e.g. under `torchrun`).
+
+The uncached inputs are cut into exactly the batches one process would use, and in each round
+of `world` batches rank r embeds batch r. Each batch therefore sees the same inputs and padding
+as in a single process, so results are bit-identical whatever the world size. After each round
+the ranks `all_gather` the round's rows (padded to the largest shard: the last round is uneven),
+so every rank holds the full result and rank 0 can write the cache as the work progresses.
+Failures are exchanged before the tensors, so an error on one rank is raised on all of them
+instead of leaving the others waiting in a collective.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from vlmaudit.errors import EmbeddingError, VlmauditError
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+
+    @classmethod
+    def current(cls) -> World:
+        """The initialised process group, or a world of one."""
+        if dist.is_available() and dist.is_initialized():
+            return cls(dist.get_rank(), dist.get_world_size())
+        return cls()
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 alone reads and writes the cache, so ranks never race on it."""
+        return self.rank == 0
+
+    def check_same(self, digest: str, what: str) -> None:
+        """Fail on every rank, not hang, when ranks ask for different inputs."""
+        if not self.distributed:
+            return
+        digests: list[str | None] = [None] * self.size
+        dist.all_gather_object(digests, digest)
+        if len(set(digests)) > 1:
+            raise EmbeddingError(f"ranks requested different {what}: every rank must pass the same inputs")
+
+    def from_main(self, obj: object) -> object:
+        """Rank 0's `obj` on every rank."""
+        if not self.distributed:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def gather(self, local: np.ndarray | None, error: BaseException | None) -> list[np.ndarray | None]:
+        """Each rank's rows for one round, in rank order (None where a rank had no batch)."""
+        if not self.distributed:
+            if error is not None:
+                raise error
+            return [local]
+        status: list[tuple | None] = [None] * self.size
+        shape = None if local is None else tuple(local.shape)
+        dist.all_gather_object(status, (_portable(error), shape))
+        for rank, (err, _) in enumerate(status):
+            if err is not None:
+                raise (error if rank == self.rank and error is not None else err)
+        shapes = [s for _, s in status]
+        present = [s for s in shapes if s is not None]
+        if not present:
+            return [None] * self.size
+        if len({s[1] for s in present}) != 1:
+            raise EmbeddingError(f"ranks produced embeddings of different widths: {shapes}")
+        buffer = torch.zeros(max(s[0] for s in present), present[0][1], device=_comm_device())
+        if local is not None:
+            buffer[: local.shape[0]] = torch.from_numpy(local).to(buffer.device)
+        parts = [torch.empty_like(buffer) for _ in range(self.size)]
+        dist.all_gather(parts, buffer)
+        return [None if s is None else p[: s[0]].cpu().numpy() for p, s in zip(parts, shapes, strict=True)]
+
+
+def _portable(error: BaseException | None) -> BaseException | None:
+    """A picklable stand-in for an error raised on this rank."""
+    if error is None or isinstance(error, VlmauditError):
+        return error
+    return RuntimeError(f"rank {dist.get_rank()}: {type(error).__name__}: {error}")
+
+
+def _comm_device() -> torch.device:
+    """NCCL moves CUDA tensors only; gloo (CPU) moves CPU tensors."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
