@@ -71,3 +71,21 @@ DATASETS.register("scenes", "vlmaudit.data.scenes.source:open_source",
                   "generated scenes with exact scene graphs (built in)")
 DATASETS.register("captions", "vlmaudit.data.readers.captions:open_source",
                   "image-caption data: Karpathy JSON, CSV/JSONL manifest, image folder")
+DATASETS.register("whatsup", "vlmaudit.data.readers.whatsup:open_source",
+                  "What'sUp JSON: subsets A/B, COCO-/GQA-spatial one/two-object")
+DATASETS.register("winoground", "vlmaudit.data.readers.winoground:open_source",
+                  "Winoground examples.jsonl + images/")
+DATASETS.register("mmvp-vlm", "vlmaudit.data.readers.mmvp:open_source",
+                  "MMVP-VLM Questions.csv + per-pattern image folders")
+DATASETS.register("aro-vgr", "vlmaudit.data.readers.aro:open_vgr",
+                  "ARO VG-Relation JSON (+ images/, cropped to the relation box)")
+DATASETS.register("aro-vga", "vlmaudit.data.readers.aro:open_vga",
+                  "ARO VG-Attribution JSON (+ images/, cropped to the attribute box)")
+DATASETS.register("coco-order", "vlmaudit.data.readers.aro:open_coco_order",
+                  "ARO COCO-Order from the Karpathy test JSON (4 word-order perturbations)")
+DATASETS.register("flickr-order", "vlmaudit.data.readers.aro:open_flickr_order",
+                  "ARO Flickr30k-Order from the Karpathy test JSON (4 word-order perturbations)")
+DATASETS.register("sugarcrepe", "vlmaudit.data.readers.sugarcrepe:open_source",
+                  "SugarCrepe JSON (7 subsets) + COCO val2017 images")
+DATASETS.register("hard-positives", "vlmaudit.data.readers.hard_positives:open_source",
+                  "Hard positives: data/ + swapped_data/ (c, c_p, c_n), or a triplet JSON")
