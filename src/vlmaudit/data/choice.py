@@ -1,0 +1,109 @@
+"""Caption-choice items: one image, K caption options, the gold index, a grouping key.
+
+Every compositionality benchmark (ARO, SugarCrepe, hard positives, and their generated-scene
+versions) reduces to this shape, so readers produce it and one scoring path consumes it. Options
+keep the benchmark's official listing order (ARO VG-R: [false, true]; Order: [true, 4 perturbed]),
+which is what makes the legacy `argmax-first` tie policy reproduce each repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vlmaudit.data.images import Box, ImageRef, file_image
+from vlmaudit.data.source import DataSpec, fingerprint_of
+from vlmaudit.errors import DataError, ImageError
+
+
+@dataclass(frozen=True)
+class CaptionChoice:
+    image: ImageRef
+    options: tuple[str, ...]
+    gold: int
+    group: str = ""  # macro-average key: relation name, ordered attribute pair, ...
+    item_id: str = ""
+
+
+def load_json(path: Path) -> Any:
+    """Parse an annotation file; any failure is one DataError naming the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"annotation file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"cannot parse {path}: {err}") from None
+
+
+def get_field(entry: Any, name: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """entry[name] checked for type; a missing or mistyped field names the file and the entry."""
+    if not isinstance(entry, dict):
+        raise DataError(f"{where}: expected an object, got {type(entry).__name__}")
+    if name not in entry:
+        raise DataError(f"{where}: missing field {name!r}")
+    value = entry[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise DataError(f"{where}: field {name!r} has type {type(value).__name__}")
+    if isinstance(value, str) and not value.strip():
+        raise DataError(f"{where}: field {name!r} is empty")
+    return value
+
+
+def entry_image(root: Path, relative: str, where: str, crop: Box | None = None) -> ImageRef:
+    """file_image under `root`, with a missing/unreadable image reported against its entry."""
+    try:
+        return file_image(root / relative, crop=crop)
+    except ImageError as err:
+        raise DataError(f"{where}: {err} (set the image root with images=DIR)") from None
+
+
+def bbox_crop(entry: dict, where: str, keys: tuple[str, str, str, str] = ("x", "y", "w", "h"),
+              prefix: str = "bbox_") -> Box:
+    """ARO's crop `(x, y, x + w, y + h)`, rounded as PIL's crop rounds."""
+    x, y, w, h = (float(get_field(entry, prefix + k, (int, float), where)) for k in keys)
+    if w <= 0 or h <= 0:
+        raise DataError(f"{where}: empty bounding box w={w} h={h}")
+    return (round(x), round(y), round(x + w), round(y + h))
+
+
+def limited(items: list, limit: int) -> list:
+    """The first `limit` items (0 = all), so a quick run is a prefix of the full one."""
+    return items[:limit] if limit > 0 else items
+
+
+Loaded = tuple[dict[str, list[CaptionChoice]], dict[str, Any]]  # subsets, reader notes
+
+
+@dataclass
+class ChoiceSource:
+    """A DataSource of caption-choice items, split into named subsets and parsed on first use.
+
+    `info` carries what the reader did that a reader of the result must know (items dropped,
+    perturbations resampled, the tagger used); it is filled when the subsets are loaded.
+    """
+
+    spec: DataSpec
+    kind: str
+    files: tuple[Path, ...]  # annotation files: what the fingerprint hashes
+    loader: Callable[[], Loaded]
+    _loaded: Loaded | None = field(default=None, repr=False)
+
+    def _load(self) -> Loaded:
+        if self._loaded is None:
+            self._loaded = self.loader()
+        return self._loaded
+
+    def subsets(self) -> dict[str, list[CaptionChoice]]:
+        return self._load()[0]
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self._load()[1]
+
+    def fingerprint(self) -> str:
+        digests = [hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in self.files]
+        return fingerprint_of(self.kind, digests, sorted(self.spec.options.items()))
