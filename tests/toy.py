@@ -36,5 +36,7 @@ class ToyModel(ImageTextModel):
         rows = []
         for text in texts:
             words = text.lower().replace(".", " ").split() or ["<empty>"]
-            rows.append(torch.stack([self._word(w) for w in words]).sum(0))
+            # sorted: float addition is not associative, so summing in caption order would make
+            # permuted captions differ by an ulp instead of tying exactly
+            rows.append(torch.stack([self._word(w) for w in sorted(words)]).sum(0))
         return torch.stack(rows)
