@@ -1,0 +1,1 @@
+"""Readers for standard annotation formats; each module exposes `open_source(spec)` for the registry."""

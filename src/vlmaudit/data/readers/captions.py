@@ -1,0 +1,212 @@
+"""Image-caption datasets: Karpathy-split JSON, CSV/JSONL manifests, and class-folder trees.
+
+`captions:PATH?k=v` picks the format from the path (a directory is an image folder; `.json` is
+Karpathy; `.csv`; `.jsonl`/`.ndjson`) unless `format=` says otherwise. Options:
+
+- `split`: Karpathy split to keep (default `test`; `all` keeps every entry). For manifests, rows
+  are filtered on a `split` column only when the option is given.
+- `n`, `seed`: a seeded random subset of n images (0 = all), kept in file order.
+- `root`: directory that image paths are relative to (default: the annotation file's directory,
+  or the folder itself for image folders).
+- `caption_template`: image folders only, default `a photo of a {label}`; label = subfolder name
+  with underscores read as spaces.
+
+Only the images of the selected subset are read (and hashed), so a missing file elsewhere in a
+large annotation file does not stop a small run. Several rows naming the same image become one
+item with several captions.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vlmaudit.data.images import ImageRef, file_image
+from vlmaudit.data.source import DataSpec, fingerprint_of
+from vlmaudit.errors import DataError, SpecError
+
+FORMATS = ("karpathy", "csv", "jsonl", "folder")
+OPTIONS = ("format", "split", "n", "seed", "root", "caption_template")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+Record = tuple[str, list[str], str]  # image path (relative to root), captions, label
+
+
+@dataclass(frozen=True)
+class CaptionItem:
+    ref: ImageRef
+    captions: tuple[str, ...]
+    label: str = ""  # class name for image folders; empty otherwise
+
+
+@dataclass
+class CaptionSource:
+    spec: DataSpec
+    format: str
+    items: list[CaptionItem]
+    kind: str = "image-caption"
+
+    def fingerprint(self) -> str:
+        rows = [(item.ref.key, item.captions, item.label) for item in self.items]
+        return fingerprint_of(self.format, self.spec.options, rows)
+
+
+def detect_format(path: Path) -> str:
+    if path.is_dir():
+        return "folder"
+    suffix = path.suffix.lower()
+    by_suffix = {".json": "karpathy", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+    if suffix not in by_suffix:
+        raise SpecError(f"cannot tell the format of {path} from its name; add ?format=one of {FORMATS}")
+    return by_suffix[suffix]
+
+
+def read_karpathy(path: Path, split: str) -> list[Record]:
+    """`{"images": [{"filename", "filepath"?, "split", "sentences": [{"raw"}]}]}`."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("images"), list):
+        raise DataError(f"{path}: expected an object with an 'images' list (Karpathy split format)")
+    records = []
+    for index, entry in enumerate(document["images"]):
+        where = f"{path}: images[{index}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
+            raise DataError(f"{where}: needs a string 'filename'")
+        where += f" ({entry['filename']})"
+        if split != "all" and not isinstance(entry.get("split"), str):
+            raise DataError(f"{where}: needs a string 'split' (or use split=all)")
+        sentences = entry.get("sentences")
+        if not isinstance(sentences, list) or not sentences or not all(
+            isinstance(s, dict) and isinstance(s.get("raw"), str) and s["raw"].strip() for s in sentences
+        ):
+            raise DataError(f"{where}: 'sentences' must be a non-empty list of {{'raw': text}}")
+        if split != "all" and entry["split"] != split:
+            continue
+        filepath = entry.get("filepath", "")
+        if not isinstance(filepath, str):
+            raise DataError(f"{where}: 'filepath' must be a string")
+        records.append((str(Path(filepath) / entry["filename"]), [s["raw"].strip() for s in sentences], ""))
+    return records
+
+
+def _manifest_row(row: dict, where: str, split: str | None) -> Record | None:
+    image, caption = row.get("image"), row.get("caption")
+    if not isinstance(image, str) or not image.strip():
+        raise DataError(f"{where}: missing or empty 'image'")
+    captions = caption if isinstance(caption, list) else [caption]
+    if not captions or not all(isinstance(c, str) and c.strip() for c in captions):
+        raise DataError(f"{where}: 'caption' must be a non-empty string (or list of strings)")
+    if split is not None:
+        if "split" not in row:
+            raise DataError(f"{where}: option split={split} given but the row has no 'split' field")
+        if row["split"] != split:
+            return None
+    return image.strip(), [c.strip() for c in captions], ""
+
+
+def read_csv(path: Path, split: str | None) -> list[Record]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        if "image" not in header or "caption" not in header:
+            raise DataError(f"{path}:1: header must name 'image' and 'caption' columns, got {header}")
+        records = []
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            if None in row or None in row.values():
+                raise DataError(f"{where}: row has a different number of fields than the header")
+            if (record := _manifest_row(row, where, split)) is not None:
+                records.append(record)
+    return records
+
+
+def read_jsonl(path: Path, split: str | None) -> list[Record]:
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{where}: invalid JSON: {err.msg}") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object")
+        if (record := _manifest_row(row, where, split)) is not None:
+            records.append(record)
+    return records
+
+
+def read_folder(root: Path, template: str) -> list[Record]:
+    """`root/<label>/<image>`: one caption per image from the template."""
+    try:
+        template.format(label="x")
+    except (KeyError, IndexError, ValueError) as err:
+        raise SpecError(f"caption_template {template!r} must use only {{label}}: {err}") from None
+    if "{label}" not in template:
+        raise SpecError(f"caption_template {template!r} must contain {{label}}")
+    records = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        label = folder.name.replace("_", " ")
+        for image in sorted(folder.rglob("*")):
+            if image.is_file() and image.suffix.lower() in IMAGE_SUFFIXES:
+                records.append((str(image.relative_to(root)), [template.format(label=label)], label))
+    return records
+
+
+def _group(records: list[Record]) -> list[Record]:
+    """Rows naming the same image become one record; captions keep their order, duplicates dropped."""
+    grouped: dict[str, Record] = {}
+    for image, captions, label in records:
+        if image in grouped:
+            grouped[image][1].extend(c for c in captions if c not in grouped[image][1])
+        else:
+            grouped[image] = (image, list(dict.fromkeys(captions)), label)
+    return list(grouped.values())
+
+
+def _subset(records: list[Record], n: int, seed: int) -> list[Record]:
+    if n <= 0 or n >= len(records):
+        return records
+    chosen = np.sort(np.random.default_rng(seed).choice(len(records), size=n, replace=False))
+    return [records[i] for i in chosen]
+
+
+def open_source(spec: DataSpec) -> CaptionSource:
+    if not spec.path:
+        raise SpecError("captions needs a path: captions:PATH (Karpathy .json, .csv, .jsonl or a folder)")
+    if unknown := sorted(set(spec.options) - set(OPTIONS)):
+        raise SpecError(f"unknown captions option(s) {unknown} (known: {', '.join(OPTIONS)})")
+    path = Path(spec.path)
+    if not path.exists():
+        raise DataError(f"captions data not found: {path}")
+    fmt = spec.option("format", None) or detect_format(path)
+    if fmt not in FORMATS:
+        raise SpecError(f"unknown captions format {fmt!r} (use one of {FORMATS})")
+    if (fmt == "folder") != path.is_dir():
+        kind = "a directory" if path.is_dir() else "a file"
+        raise SpecError(f"format {fmt!r} does not fit {path} ({kind})")
+    split = spec.option("split", None)
+    if fmt == "karpathy":
+        records = read_karpathy(path, split or "test")
+    elif fmt == "csv":
+        records = read_csv(path, split)
+    elif fmt == "jsonl":
+        records = read_jsonl(path, split)
+    else:
+        records = read_folder(path, spec.option("caption_template", "a photo of a {label}"))
+    records = _group(records)
+    if not records:
+        where = f" with split={split or 'test'}" if fmt == "karpathy" or split else ""
+        raise DataError(f"{path}: no images{where}")
+    records = _subset(records, spec.option("n", 0, int), spec.option("seed", 0, int))
+    root = Path(spec.option("root", str(path if path.is_dir() else path.parent)))
+    items = [CaptionItem(file_image(root / image), tuple(captions), label)
+             for image, captions, label in records]
+    return CaptionSource(spec=spec, format=fmt, items=items)

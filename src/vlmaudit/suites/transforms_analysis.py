@@ -1,0 +1,159 @@
+"""From similarity arrays to the transforms suite's metrics, tables and per-trial outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vlmaudit.metrics.baselines import length_scores
+from vlmaudit.metrics.selection import Selection, TiePolicy, pairwise
+from vlmaudit.report.schema import Metric
+from vlmaudit.suites import transforms_scoring as sc
+from vlmaudit.suites.transforms_report import (
+    breakdown,
+    gap_metrics,
+    reference,
+    selection_metrics,
+    trial_metric,
+)
+
+EXP3_NOTE = "the paper does not say whether Exp 3 options were bare or caption-prefixed [U]"
+
+
+@dataclass
+class Analysis:
+    metrics: list[Metric] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # JSON tables: gap summaries, confusion matrices
+    flags: list[str] = field(default_factory=list)
+    outcomes: dict[str, np.ndarray] = field(default_factory=dict)  # [N, K] per-trial decisions
+    panels: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)  # [K] accuracy, chance
+    gaps: dict[str, np.ndarray] = field(default_factory=dict)  # [N, K] gap arrays for the histogram
+
+
+@dataclass(frozen=True)
+class Setup:
+    names: list[str]
+    categories: list[str]
+    tie_policy: TiePolicy = "strict"
+    seed: int = 0
+    n_boot: int = 1000
+    probe_test_fraction: float = 0.25
+    paper: dict[str, Any] | None = None  # the paper's row for this model, if it evaluated it
+
+    @property
+    def k(self) -> int:
+        return len(self.names)
+
+
+def analyse(scores: sc.Scores, wrong: np.ndarray, features: np.ndarray, texts: tuple[list, list],
+            setup: Setup) -> Analysis:
+    """texts = (C' per trial [N][K], C per image [N]), for the caption-length baseline."""
+    out = Analysis()
+    _binary(out, scores, wrong, texts, setup)
+    _exp3(out, scores, setup)
+    _probe(out, features, setup)
+    out.extra["chance"] = {"binary": 0.5, "top1": 1 / setup.k, "top5": min(5, setup.k) / setup.k}
+    out.extra["paper_model"] = setup.paper["label"] if setup.paper else None
+    return out
+
+
+def _metrics(out: Analysis, name: str, group: str, sel: Selection, setup: Setup, chance: float,
+             **kwargs) -> None:
+    out.metrics += selection_metrics(name, group, sel, setup.names, setup.categories, chance=chance,
+                                     seed=setup.seed, n_boot=setup.n_boot, **kwargs)
+
+
+def _gaps(out: Analysis, group: str, gaps: np.ndarray, setup: Setup, notes: str) -> None:
+    out.metrics += gap_metrics(group, gaps, setup.names, setup.categories, seed=setup.seed,
+                               n_boot=setup.n_boot, notes=notes)
+    out.extra[f"{group}/gap"] = {
+        "overall": sc.gap_summary(gaps),
+        "per_transform": {name: sc.gap_summary(gaps[:, j]) for j, name in enumerate(setup.names)},
+    }
+
+
+def _binary(out: Analysis, scores: sc.Scores, wrong: np.ndarray, texts: tuple[list, list],
+            setup: Setup) -> None:
+    """Exp 1, Exp 2 and the Exp 2 controls: all binary, chance 50%."""
+    tie, seed = setup.tie_policy, setup.seed
+    e1, plain = sc.exp1(scores, tie, seed), sc.exp1_plain_caption(scores, tie, seed)
+    e2, e2_wrong = sc.exp2(scores, tie, seed), sc.exp2_wrong(scores, wrong, tie, seed)
+    e2_orig, neutral = sc.exp2_untransformed(scores, tie, seed), sc.exp2_neutral_image(scores, tie, seed)
+    cap_desc, captions = texts
+    options = [[cap_desc[i][j], captions[i]] for i in range(len(captions)) for j in range(setup.k)]
+    longer = pairwise(*length_scores(options, prefer="longer").T, tie_policy=tie, seed=seed)
+
+    _metrics(out, "accuracy", "exp1", e1, setup, 0.5, ref=reference(setup.paper, "exp1"),
+             baselines={"plain_caption": plain.accuracy}, notes="s(I',C') > s(I,C')")
+    _metrics(out, "accuracy", "exp2", e2, setup, 0.5, ref=reference(setup.paper, "exp2"),
+             baselines={"longer_caption": longer.accuracy, "neutral_image": neutral.accuracy},
+             notes="s(I',C') > s(I',C)")
+    _metrics(out, "accuracy", "control/exp2_wrong", e2_wrong, setup, 0.5,
+             notes="s(I',C'_true) > s(I',C'_wrong); C'_wrong describes another transform")
+    _metrics(out, "accuracy", "control/exp2_untransformed", e2_orig, setup, 0.5,
+             notes="s(I,C') > s(I,C) on the untransformed image: high means a text-side artefact")
+    gap, gap_orig = scores.tc - scores.tC, scores.oc - scores.oC[:, None]
+    _gaps(out, "exp2", gap, setup, "s(I',C') - s(I',C)")
+    _gaps(out, "control/exp2_untransformed", gap_orig, setup, "s(I,C') - s(I,C)")
+    _gaps(out, "control/visual_gap", gap - gap_orig, setup,
+          "[s(I',C')-s(I',C)] - [s(I,C')-s(I,C)]: the part of Exp 2's gap that I' adds")
+
+    out.outcomes |= {"exp1": e1.correct, "exp1_tied": e1.tied, "exp2": e2.correct, "exp2_tied": e2.tied,
+                     "exp2_wrong": e2_wrong.correct, "exp2_untransformed": e2_orig.correct}
+    out.panels |= {"Exp 1: s(I',C') > s(I,C')": (e1.correct.mean(0), 0.5),
+                   "Exp 2: s(I',C') > s(I',C)": (e2.correct.mean(0), 0.5),
+                   "Control: Exp 2 against C'_wrong": (e2_wrong.correct.mean(0), 0.5),
+                   "Control: Exp 2 on the untransformed I": (e2_orig.correct.mean(0), 0.5)}
+    out.gaps |= {"Exp 2 gap on I'": gap, "same gap on untransformed I": gap_orig}
+
+
+def _exp3(out: Analysis, scores: sc.Scores, setup: Setup) -> None:
+    """Exp 3 over three option formats, against the neutral image's constant ranking."""
+    k = setup.k
+    blind = sc.constant_ranking(scores.neutral_bare, k, setup.tie_policy, setup.seed)
+    variants = {"bare": scores.bare, "captioned": scores.captioned, "ensemble": scores.ensemble}
+    confusions, most = {}, {}
+    for variant, option_scores in variants.items():
+        ranking = sc.rank_transforms(option_scores, setup.tie_policy, setup.seed)
+        for top, sel, blind_sel, chance in (("top1", ranking.top1, blind.top1, 1 / k),
+                                            ("top5", ranking.top5, blind.top5, min(5, k) / k)):
+            ref = reference(setup.paper, f"exp3_{top}", EXP3_NOTE) if variant != "ensemble" else None
+            _metrics(out, top, f"exp3/{variant}", sel, setup, chance, ref=ref,
+                     baselines={"neutral_image": blind_sel.accuracy})
+        favourite = int(np.bincount(ranking.predicted.ravel(), minlength=k).argmax())
+        out.metrics.append(trial_metric(
+            "max_prediction_share", f"exp3/{variant}", ranking.predicted == favourite, chance=1 / k,
+            higher_is_better=False, seed=setup.seed, n_boot=setup.n_boot,
+            notes=f"share of trials predicted as the most predicted transform ({setup.names[favourite]})"))
+        confusions[variant] = sc.confusion(ranking.predicted, k).tolist()
+        most[variant] = setup.names[favourite]
+        out.outcomes |= {f"exp3_{variant}_top1": ranking.top1.correct,
+                         f"exp3_{variant}_top5": ranking.top5.correct,
+                         f"exp3_{variant}_pred": ranking.predicted}
+    out.extra |= {"exp3_confusion": confusions, "exp3_most_predicted": most}
+    out.panels["Exp 3 top-1, bare descriptions"] = (out.outcomes["exp3_bare_top1"].mean(0), 1 / k)
+    out.panels["Exp 3 top-1, caption + description"] = (out.outcomes["exp3_captioned_top1"].mean(0), 1 / k)
+
+
+def _probe(out: Analysis, features: np.ndarray, setup: Setup) -> None:
+    """Linear probe on frozen I' embeddings, scored on held-out images only."""
+    n, k = features.shape[:2]
+    out.outcomes["probe_correct"] = np.full((n, k), np.nan)
+    out.outcomes["probe_pred"] = np.full((n, k), -1)
+    if n < 2:
+        out.flags.append("linear probe skipped: it needs at least two images")
+        return
+    probe = sc.linear_probe(features, setup.probe_test_fraction, setup.seed)
+    held_out = probe.correct[probe.test_images]
+    common = {"chance": 1 / k, "seed": setup.seed, "n_boot": setup.n_boot}
+    out.metrics.append(trial_metric(
+        "accuracy", "control/probe", held_out, **common,
+        notes=f"logistic regression on frozen I' embeddings; {len(held_out)} held-out images"))
+    out.metrics += breakdown("accuracy", "control/probe", held_out, None, setup.names, setup.categories,
+                             **common)
+    out.outcomes |= {"probe_correct": probe.correct, "probe_pred": probe.predicted}
+    out.panels["Control: linear probe on held-out images"] = (held_out.mean(0), 1 / k)
+    if not probe.converged:
+        out.flags.append("linear probe: logistic regression hit its iteration limit")
