@@ -142,22 +142,32 @@ def _layout(r: random.Random, sides: list[int], relations: list[str], s: int) ->
     return None
 
 
-def generate_scene(
-    seed: int,
-    index: int,
+def generate_scene(seed: int, index: int, config: SceneConfig | None = None, **constraints) -> Scene:
+    """Scene `index` of stream `seed` (constraints as in `sample_scene`)."""
+    return sample_scene(scene_random(seed, index), config, texture_seed=seed, seed=seed, index=index,
+                        **constraints)
+
+
+def sample_scene(
+    r: random.Random,
     config: SceneConfig | None = None,
     *,
+    texture_seed: int,
+    seed: int = -1,
+    index: int = -1,
     n_objects: int | None = None,
     context: str | None = None,
     relation: str | None = None,
     differ: Sequence[str] = (),
     identities: Sequence[Identity] | None = None,
 ) -> Scene:
-    """Scene `index` of stream `seed`. Constraints fix the object count, the context, the relation
-    between objects 0 and 1, attributes all objects must pairwise differ in, or the objects'
-    (shape, colour, size) outright. Objects i and i+1 always stand in a strict relation."""
+    """A scene drawn from `r`, with its background from the bank of `texture_seed`.
+
+    Constraints fix the object count, the context, the relation between objects 0 and 1,
+    attributes all objects must pairwise differ in, or the objects' (shape, colour, size)
+    outright. Objects i and i+1 always stand in a strict relation. `seed`/`index` are provenance.
+    """
     cfg = config or SceneConfig()
-    r = scene_random(seed, index)
     if identities is not None:
         n_objects = len(identities)
     if n_objects is None:
@@ -199,7 +209,7 @@ def generate_scene(
         objects,
         context,
         cfg.image_size,
-        texture_seed=seed,
+        texture_seed=texture_seed,
         texture_index=r.randrange(TEXTURE_BANK),
         flip=r.random() < 0.5,
         brightness=round(1 + r.uniform(-cfg.brightness_jitter, cfg.brightness_jitter), 4),

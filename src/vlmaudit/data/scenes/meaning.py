@@ -87,15 +87,24 @@ class Meaning:
 
 @dataclass(frozen=True)
 class Caption:
+    """Text, its tagged tokens, and its meaning (None for word orders outside the grammar,
+    e.g. ARO shuffles, which have no meaning to evaluate)."""
+
     text: str
     tokens: tuple[Token, ...]
-    meaning: Meaning
+    meaning: Meaning | None
 
     @classmethod
     def from_tokens(cls, tokens: tuple[Token, ...] | list[Token]) -> Caption:
         """Caption of grammatical tokens; articles are fixed up ("a orange" -> "an orange")."""
         tokens = fix_articles(tokens)
         return cls(" ".join(t.text for t in tokens), tokens, parse(tokens))
+
+    @classmethod
+    def unparsed(cls, tokens: tuple[Token, ...] | list[Token]) -> Caption:
+        """A word sequence kept verbatim, without a meaning."""
+        tokens = tuple(tokens)
+        return cls(" ".join(t.text for t in tokens), tokens, None)
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -107,7 +116,7 @@ class Caption:
 
 
 def fix_articles(tokens: tuple[Token, ...] | list[Token]) -> tuple[Token, ...]:
-    """ "a"/"an" agree with the following word, so edits that change a word keep English articles."""
+    """Articles agree with the next word ("a orange" -> "an orange"), so word edits stay English."""
     out = list(tokens)
     for k, tok in enumerate(out[:-1]):
         if tok.tag == DET and tok.text in ("a", "an"):
