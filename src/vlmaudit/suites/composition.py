@@ -1,0 +1,183 @@
+"""Suite `composition`: does the model read word order, relations and attribute binding?
+
+Benchmarks: ARO (VG-Relation, VG-Attribution, COCO-/Flickr30k-Order), SugarCrepe (7 subsets),
+Hard positives (Orig / Aug accuracy, Brittleness), each in its official format, and generated-scene
+versions of all of them with exact gold (the default). Every number comes with its tie rate and
+blind baselines (caption length both ways, the model's text prior, the bag-of-words-equivalent
+fraction); a benchmark a length rule wins is flagged "hackable".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from vlmaudit.data.choice import CaptionChoice
+from vlmaudit.data.source import DataSource
+from vlmaudit.errors import SpecError
+from vlmaudit.metrics.baselines import HACKABLE_THRESHOLD, hackable
+from vlmaudit.metrics.selection import TIE_POLICIES
+from vlmaudit.report.schema import Metric, SuiteResult
+from vlmaudit.suites.base import RunContext
+from vlmaudit.suites.composition_bench import BY_KIND, HARD_POSITIVES, SCENE_BENCHMARKS, SUGARCREPE, Benchmark
+from vlmaudit.suites.composition_metrics import (
+    MetricSpec,
+    Pool,
+    aggregator,
+    build_metrics,
+    metric_specs,
+    outcome_key,
+)
+from vlmaudit.suites.composition_score import (
+    Evaluated,
+    choice_rule,
+    evaluate,
+    policy_sweep,
+    sample_rows,
+    score_tables,
+    triplet_rule,
+)
+
+
+@dataclass
+class Config:
+    tie_policy: str = "strict"  # strict | lenient | argmax-first | half | random | official (each repo's)
+    prompt: str = "a photo."  # neutral prompt of the text-prior baseline
+    n_boot: int = 1000
+    benchmarks: tuple[str, ...] = ()  # generated scenes: which ones (empty = all)
+    save_samples: bool = True
+
+
+@dataclass(frozen=True)
+class Part:
+    bench: Benchmark
+    group: str
+    items: list[CaptionChoice]
+
+
+@dataclass(frozen=True)
+class Combined:
+    """A number over several parts: SugarCrepe overall (micro), Hard-Positive REPLACE (subset mean)."""
+
+    group: str
+    groups: tuple[str, ...]
+    aggregation: str  # "micro" | "subsets"
+
+
+def plan(data: DataSource, config: Config, seed: int) -> tuple[list[Part], list[Combined]]:
+    if data.kind == "scenes":
+        from vlmaudit.suites.composition_scenes import build_scene_benchmarks
+
+        unknown = sorted(set(config.benchmarks) - set(SCENE_BENCHMARKS))
+        if unknown:
+            raise SpecError(f"unknown generated benchmarks {unknown} (known: {sorted(SCENE_BENCHMARKS)})")
+        built = build_scene_benchmarks(data.scenes, seed, config.benchmarks or tuple(SCENE_BENCHMARKS))
+        parts = [Part(SCENE_BENCHMARKS[k], SCENE_BENCHMARKS[k].name, items) for k, items in built.items()]
+        sc = tuple(p.group for p in parts if "/sugarcrepe_" in p.group)
+        return parts, [Combined("scenes/sugarcrepe_overall", sc, "micro")] if len(sc) > 1 else []
+    subsets = data.subsets()
+    if data.kind in BY_KIND:
+        return [Part(BY_KIND[data.kind][name], BY_KIND[data.kind][name].name, items)
+                for name, items in subsets.items()], []
+    if data.kind == "sugarcrepe":
+        parts = [Part(SUGARCREPE, f"sugarcrepe/{name}", items) for name, items in subsets.items()]
+        return parts, [Combined("sugarcrepe/overall", tuple(p.group for p in parts), "micro")]
+    if data.kind == "hard-positives":
+        parts = [Part(HARD_POSITIVES, f"hard_positives/{name}", items) for name, items in subsets.items()]
+        replace = ("hard_positives/replace_att", "hard_positives/replace_rel")
+        have = {p.group for p in parts}
+        combos = [Combined("hard_positives/replace", replace, "subsets")] if set(replace) <= have else []
+        return parts, combos
+    raise SpecError(f"composition cannot run on data of kind {data.kind!r} (accepts {SUITE.accepts})")
+
+
+def _policy(config: Config, bench: Benchmark) -> str:
+    policy = bench.official_tie_policy if config.tie_policy == "official" else config.tie_policy
+    if policy not in TIE_POLICIES:
+        raise SpecError(f"tie_policy={config.tie_policy!r}: use one of {(*TIE_POLICIES, 'official')}")
+    return policy
+
+
+def _run_part(part: Part, tables, config: Config, ctx: RunContext) -> tuple[Evaluated, list[Metric], dict]:
+    bench, policy = part.bench, _policy(config, part.bench)
+    rule = triplet_rule if bench.rule == "triplet" else choice_rule(outcome_key(bench))
+    ev = evaluate(part.group, part.items, tables, rule, policy, ctx.seed, triplet=bench.rule == "triplet")
+    specs = metric_specs(bench, grouped=any(item.group for item in part.items))
+    notes = "; ".join(filter(None, [f"tie_policy={policy}", bench.reconstructed]))
+    metrics, macro_tables = build_metrics(Pool([ev]), specs, part.group, model_spec=ctx.model.spec,
+                                          seed=ctx.seed, n_boot=config.n_boot, notes=notes)
+    main = next(s for s in specs if s.name == bench.main_score)
+    aggregate, _ = aggregator(main, Pool([ev]))
+    gold = np.asarray([item.gold for item in part.items])
+    extra = {
+        "benchmark": {k: v for k, v in asdict(bench).items() if k not in ("exclude_list",)},
+        "tie_policy": policy,
+        "tie_policies": policy_sweep(tables.model, gold, rule, TIE_POLICIES, ctx.seed, aggregate),
+        **({"macro": macro_tables} if macro_tables else {}),
+    }
+    return ev, metrics, extra
+
+
+def _combine(combo: Combined, evaluated: dict[str, Evaluated], bench: Benchmark, config: Config,
+             ctx: RunContext) -> list[Metric]:
+    pool = Pool([evaluated[g] for g in combo.groups])
+    specs = [MetricSpec(s.name, s.source, s.chance, "micro" if combo.aggregation == "micro" else "subsets",
+                        s.higher_is_better) for s in metric_specs(bench, grouped=False)]
+    notes = f"{combo.aggregation} over {', '.join(combo.groups)}"
+    metrics, _ = build_metrics(pool, specs, combo.group, model_spec=ctx.model.spec, seed=ctx.seed,
+                               n_boot=config.n_boot, notes=notes)
+    return metrics
+
+
+def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
+    started = time.perf_counter()
+    parts, combos = plan(data, config, ctx.seed)
+    tables = score_tables(ctx.engine, {p.group: p.items for p in parts}, config.prompt)
+    metrics: list[Metric] = []
+    evaluated: dict[str, Evaluated] = {}
+    extra: dict = {"per_benchmark": {}}
+    flags: list[str] = []
+    samples: dict[str, list[dict]] = {}
+    for part in parts:
+        ev, part_metrics, part_extra = _run_part(part, tables[part.group], config, ctx)
+        evaluated[part.group] = ev
+        metrics += part_metrics
+        extra["per_benchmark"][part.group] = part_extra
+        if config.save_samples:
+            samples[part.group] = sample_rows(ev, outcome_key(part.bench))
+    for combo in combos:
+        bench = next(p.bench for p in parts if p.group in combo.groups)
+        metrics += _combine(combo, evaluated, bench, config, ctx)
+    for metric in metrics:
+        for name in hackable(metric.baselines):
+            flags.append(f"hackable: {metric.group} {metric.name} blind {name} = "
+                         f"{metric.baselines[name]:.3f} >= {HACKABLE_THRESHOLD}")
+    flags += sorted({p.bench.reconstructed for p in parts if p.bench.reconstructed})
+    info = getattr(data, "info", {}) if data.kind != "scenes" else {}
+    if info:
+        extra["data_notes"] = info
+        if info.get("excluded_token_identical"):
+            flags.append(f"excluded {info['excluded_token_identical']} Order items whose perturbation stayed "
+                         "token-identical after resampling")
+    return [SuiteResult(
+        suite="composition", model=ctx.model.spec, data=data.spec.name, metrics=metrics,
+        config=asdict(config), samples=samples, flags=flags, extra=extra,
+        data_fingerprint=data.fingerprint(), seconds=time.perf_counter() - started,
+    )]
+
+
+@dataclass(frozen=True)
+class CompositionSuite:
+    name: str = "composition"
+    Config: type = Config
+    default_data: tuple[str, ...] = ("scenes",)
+    accepts: tuple[str, ...] = ("scenes", "aro-vgr", "aro-vga", "coco-order", "flickr-order", "sugarcrepe",
+                                "hard-positives")
+
+    def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
+        return run(ctx, data, config)
+
+
+SUITE = CompositionSuite()

@@ -1,0 +1,134 @@
+"""Turn scored subsets into Metrics: aggregation, CI, tie rate, blind baselines, published reference.
+
+A `Pool` is one or more scored subsets seen as one item list, so a subset's own numbers, the
+SugarCrepe micro overall and the Hard-Positive REPLACE mean over subsets share one code path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from vlmaudit.metrics.aggregate import macro, macro_metric
+from vlmaudit.metrics.summary import mean_metric
+from vlmaudit.report.schema import Metric
+from vlmaudit.suites.composition_bench import Benchmark, excluded
+from vlmaudit.suites.composition_refs import reference_for
+from vlmaudit.suites.composition_score import BLIND, Evaluated
+
+Aggregation = Literal["micro", "macro", "subsets"]  # over items / item groups / subsets of the pool
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str  # reported name
+    source: str  # outcome key it aggregates
+    chance: float
+    aggregation: Aggregation = "micro"
+    higher_is_better: bool = True
+    min_count: int = 1
+    exclude: frozenset[str] = frozenset()
+
+
+def metric_specs(bench: Benchmark, *, grouped: bool) -> list[MetricSpec]:
+    """The metrics a benchmark reports; `grouped` adds the macro mean over item groups."""
+    if bench.rule == "triplet":
+        return [
+            MetricSpec("orig_accuracy", "orig_accuracy", 0.5),
+            MetricSpec("aug_accuracy", "aug_accuracy", 1 / 3),
+            MetricSpec("brittleness", "brittleness", 1 / 3, higher_is_better=False),
+        ]
+    if bench.main_score == "precision@1":
+        return [MetricSpec("precision@1", "precision@1", bench.chance)]
+    specs = [MetricSpec("accuracy", "accuracy", bench.chance)]
+    if grouped or bench.main_score == "macro_accuracy":
+        specs.append(MetricSpec("macro_accuracy", "accuracy", bench.chance, "macro", True,
+                                bench.min_count, excluded(bench.exclude_list)))
+    return specs
+
+
+def outcome_key(bench: Benchmark) -> str:
+    """The per-item value behind the benchmark's main score."""
+    if bench.rule == "triplet":
+        return "aug_accuracy"
+    return "precision@1" if bench.main_score == "precision@1" else "accuracy"
+
+
+@dataclass
+class Pool:
+    parts: list[Evaluated]
+
+    def values(self, scorer: str, key: str) -> np.ndarray:
+        return np.concatenate([p.outcomes[scorer].values[key] for p in self.parts])
+
+    @property
+    def tied(self) -> np.ndarray:
+        return np.concatenate([p.outcomes["model"].tied for p in self.parts])
+
+    @property
+    def bow(self) -> np.ndarray:
+        return np.concatenate([p.bow for p in self.parts]).astype(np.float64)
+
+    @property
+    def clusters(self) -> np.ndarray:
+        return np.concatenate([p.clusters for p in self.parts])
+
+    def keys(self, aggregation: Aggregation) -> list[str]:
+        if aggregation == "subsets":
+            return [p.group for p in self.parts for _ in p.items]
+        return [g for p in self.parts for g in p.groups]
+
+
+def aggregator(spec: MetricSpec, pool: Pool) -> tuple[Callable[[np.ndarray], float], np.ndarray]:
+    """A function values -> aggregate, and the mask of items that count in it (for the tie rate)."""
+    if spec.aggregation == "micro":
+        return (lambda v: float(np.mean(v))), np.ones(len(pool.tied), dtype=bool)
+    keys = pool.keys(spec.aggregation)
+    kept = set(macro(np.zeros(len(keys)), keys, min_count=spec.min_count, exclude=spec.exclude).kept)
+
+    def aggregate(values: np.ndarray) -> float:
+        return macro(values, keys, min_count=spec.min_count, exclude=spec.exclude).value
+
+    return aggregate, np.asarray([k in kept for k in keys])
+
+
+def build_metrics(
+    pool: Pool,
+    specs: list[MetricSpec],
+    group: str,
+    *,
+    model_spec: str,
+    seed: int,
+    n_boot: int,
+    notes: str = "",
+) -> tuple[list[Metric], dict]:
+    """Metrics (with baselines and reference) and, for macro ones, the per-group table."""
+    metrics, tables = [], {}
+    for spec in specs:
+        aggregate, counted = aggregator(spec, pool)
+        baselines = {scorer: aggregate(pool.values(scorer, spec.source)) for scorer in BLIND}
+        baselines["bow_equivalent"] = aggregate(pool.bow)
+        common = dict(
+            group=group, chance=spec.chance, tie_rate=float(pool.tied[counted].mean()),
+            higher_is_better=spec.higher_is_better, baselines=baselines,
+            reference=reference_for(model_spec, group, spec.name), notes=notes,
+        )
+        values = pool.values("model", spec.source)
+        if spec.aggregation == "micro":
+            metric = mean_metric(
+                spec.name, values, clusters=pool.clusters, seed=seed, n_boot=n_boot, **common
+            )
+        else:
+            metric, result = macro_metric(
+                spec.name, values, pool.keys(spec.aggregation), min_count=spec.min_count,
+                exclude=spec.exclude, seed=seed, n_boot=n_boot, **common,
+            )
+            tables[spec.name] = {
+                "per_group": {k: {"value": v, "n": n} for k, (v, n) in result.per_group.items()},
+                "dropped": result.dropped,
+            }
+        metrics.append(metric)
+    return metrics, tables
