@@ -30,6 +30,7 @@ from vlmaudit.data.scenes.vocab import (
     REL,
     SURFACE_TO_RELATION,
     SURFACE_TO_SIZE,
+    WORD_TAGS,
 )
 from vlmaudit.errors import DataError
 
@@ -99,6 +100,22 @@ class Caption:
         """Caption of grammatical tokens; articles are fixed up ("a orange" -> "an orange")."""
         tokens = fix_articles(tokens)
         return cls(" ".join(t.text for t in tokens), tokens, parse(tokens))
+
+    @classmethod
+    def from_text(cls, text: str) -> Caption:
+        """Tag and parse a grammatical caption given as plain text (e.g. read back from a file)."""
+        words, tokens, k = text.split(), [], 0
+        while k < len(words):
+            n = next((n for n in (4, 3, 2, 1) if " ".join(words[k : k + n]) in SURFACE_TO_RELATION), 0)
+            if n:
+                tokens += [Token(w, REL) for w in words[k : k + n]]
+                k += n
+                continue
+            if words[k] not in WORD_TAGS:
+                raise DataError(f"caption {text!r}: word {words[k]!r} is not in the scene grammar")
+            tokens.append(Token(words[k], WORD_TAGS[words[k]]))
+            k += 1
+        return cls.from_tokens(tokens)
 
     @classmethod
     def unparsed(cls, tokens: tuple[Token, ...] | list[Token]) -> Caption:

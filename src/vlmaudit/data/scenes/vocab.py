@@ -64,6 +64,20 @@ NOUN_TAGS: frozenset[str] = frozenset({NOUN_SHAPE, CONTEXT})
 ADJ_TAGS: frozenset[str] = frozenset({ADJ_COLOUR, ADJ_SIZE})
 
 _FUNCTION_WORDS = ("a", "an", "the", "no", "there", "is", "and", "on")
+# The tag of every word outside relation phrases (relation words are all REL).
+WORD_TAGS: dict[str, str] = {
+    "a": DET,
+    "an": DET,
+    "no": NEG,
+    "there": EXIST,
+    "is": EXIST,
+    "and": CONJ,
+    "on": PREP,
+    **{w: NOUN_SHAPE for w in SHAPES},
+    **{w: ADJ_COLOUR for w in COLOURS},
+    **{w: ADJ_SIZE for forms in SIZE_SURFACES.values() for w in forms},
+    **{w: CONTEXT for w in CONTEXTS},
+}
 VOCABULARY: tuple[str, ...] = tuple(
     sorted(
         set(_FUNCTION_WORDS)
