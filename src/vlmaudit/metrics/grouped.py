@@ -41,6 +41,11 @@ class Grouped:
     def tie_rate(self) -> float:
         return float(self.tied.mean()) if self.tied.size else float("nan")
 
+    def subset(self, mask: np.ndarray) -> Grouped:
+        """The masked units alone (e.g. one Winoground tag), divided by their own count."""
+        idx = np.flatnonzero(mask)
+        return Grouped(self.outcomes[idx], self.tied[idx], tuple(self.keys[i] for i in idx), float(idx.size))
+
     @property
     def complete(self) -> bool:
         """Does the paper's denominator equal the number of units (so CIs over units are exact)?"""

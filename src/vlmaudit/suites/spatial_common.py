@@ -1,0 +1,200 @@
+"""Shared plumbing of the spatial suite: scoring through the engine, metric building, references.
+
+Scores are fp32 cosines; `score_dtype="fp16"` instead rounds the normalised embeddings to fp16 and
+takes the dot product in fp16, which is what the What'sUp/ARO code does with OpenAI's fp16 model
+and numpy (it creates ties that fp32 does not have).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from vlmaudit.data.images import ImageRef
+from vlmaudit.errors import SpecError
+from vlmaudit.metrics.grouped import Grouped
+from vlmaudit.metrics.selection import TIE_POLICIES, Selection
+from vlmaudit.metrics.summary import mean_metric
+from vlmaudit.report.schema import Metric
+
+SCORE_DTYPES = {"fp32": np.float32, "fp16": np.float16}
+Result = Selection | Grouped
+Block = dict[tuple[str, str], tuple[Result, float]]  # (group suffix, metric) -> (result, chance)
+
+
+@dataclass
+class Scorer:
+    """Embeds through the run's engine (cached, deduplicated) and returns cosine tables."""
+
+    engine: Any
+    dtype: str = "fp32"
+    neutral_prompt: str = "a photo."
+
+    def __post_init__(self) -> None:
+        if self.dtype not in SCORE_DTYPES:
+            raise SpecError(f"score_dtype must be one of {sorted(SCORE_DTYPES)}, got {self.dtype!r}")
+
+    def _cast(self, rows: Any) -> np.ndarray:
+        return rows.numpy().astype(SCORE_DTYPES[self.dtype])
+
+    def images(self, refs: Sequence[ImageRef]) -> np.ndarray:
+        return self._cast(self.engine.images(list(refs)))
+
+    def texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self._cast(self.engine.texts(list(texts)))
+
+    def options(self, refs: Sequence[ImageRef], options: Sequence[Sequence[str]]) -> np.ndarray:
+        """[N, K] s(image_n, option_nk) for K options per image."""
+        width = len(options[0])
+        img = self.images(refs)
+        txt = self.texts([t for row in options for t in row]).reshape(len(refs), width, -1)
+        return np.einsum("nd,nkd->nk", img, txt).astype(np.float32)
+
+    def grid(self, refs: Sequence[Sequence[ImageRef]], texts: Sequence[Sequence[str]]) -> np.ndarray:
+        """[N, T, I] s(text_nt, image_ni) for small per-item grids (2x2 groups, image pairs)."""
+        n, k_img, k_txt = len(refs), len(refs[0]), len(texts[0])
+        img = self.images([r for row in refs for r in row]).reshape(n, k_img, -1)
+        txt = self.texts([t for row in texts for t in row]).reshape(n, k_txt, -1)
+        return np.einsum("ntd,nid->nti", txt, img).astype(np.float32)
+
+    def image_prior(self, refs: Sequence[ImageRef]) -> np.ndarray:
+        """[N] s(neutral prompt, image): a text-blind scorer for text->image choices."""
+        prompt = self.texts([self.neutral_prompt])[0]
+        return (self.images(refs) @ prompt).astype(np.float32)
+
+    def text_prior_on(self, texts: Sequence[str], reference: Sequence[ImageRef]) -> np.ndarray:
+        """[T] mean over reference images R of s(i', t): What'sUp's caption prior (marginalization.py)."""
+        return (self.images(reference) @ self.texts(texts).T).mean(axis=0).astype(np.float32)
+
+
+@dataclass
+class MetricKit:
+    """Builds Metrics with the run's seed/n_boot and attaches matching published numbers."""
+
+    seed: int = 0
+    n_boot: int = 1000
+    references: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def reference(self, group: str, name: str, policy: str) -> dict[str, Any] | None:
+        """The published number, only on the variant computed with the paper's own rule."""
+        ref = self.references.get(f"{group}:{name.split('@')[0]}")
+        return ref if ref is not None and ref["rule"] == policy else None
+
+    def selection(self, name: str, group: str, sel: Selection, policy: str, *, chance: float | None,
+                  clusters: Sequence[Hashable] | None = None, baselines: dict[str, float] | None = None,
+                  notes: str = "") -> Metric:
+        return mean_metric(
+            name, sel.correct, group=group, chance=chance, tie_rate=sel.tie_rate, seed=self.seed,
+            n_boot=self.n_boot, clusters=_clusters(clusters), baselines=baselines,
+            reference=self.reference(group, name, policy), notes=notes,
+        )
+
+    def grouped(self, name: str, group: str, result: Grouped, policy: str, *, chance: float | None,
+                clusters: Sequence[Hashable] | None = None, baselines: dict[str, float] | None = None,
+                notes: str = "") -> Metric:
+        """Unit-level bootstrap; value and n follow the paper's denominator when units are incomplete."""
+        metric = mean_metric(
+            name, result.outcomes, group=group, chance=chance, tie_rate=result.tie_rate, seed=self.seed,
+            n_boot=self.n_boot, clusters=_clusters(clusters), baselines=baselines,
+            reference=self.reference(group, name, policy), notes=notes,
+        )
+        if result.complete:
+            return metric
+        note = (f"{len(result.outcomes)} units but the paper divides by {result.denominator:g}; "
+                "value uses the paper's denominator, CI is over units")
+        return replace(metric, value=result.value, n=round(result.denominator),
+                       notes="; ".join(filter(None, [notes, note])))
+
+
+def emit(kit: MetricKit, group: str, score: Callable[[np.ndarray], Block], table: np.ndarray,
+         blind: dict[str, np.ndarray], suffix: str, policy: str, extra: dict[str, float],
+         infix: str = "", notes: str = "") -> list[Metric]:
+    """Metrics of one score table, each with the same metric computed on every blind table."""
+    main = score(table)
+    base = {name: score(t) for name, t in blind.items()}
+    out = []
+    for (sub, metric), (result, chance) in main.items():
+        baselines = {name: value(b[(sub, metric)][0]) for name, b in base.items()} | extra
+        name = f"{metric}{infix}{suffix}"
+        if isinstance(result, Selection):
+            out.append(kit.selection(name, group + sub, result, policy, chance=chance, baselines=baselines,
+                                     notes=notes))
+        else:
+            by_group = bool(result.keys) and isinstance(result.keys[0], tuple)  # (group, a, b) units
+            clusters = [key[0] for key in result.keys] if by_group else None
+            out.append(kit.grouped(name, group + sub, result, policy, chance=chance, clusters=clusters,
+                                   baselines=baselines, notes=notes))
+    return out
+
+
+def share(sel: Selection, mask: np.ndarray, denominator: float | None) -> Grouped:
+    """Per-image outcomes of the masked items over the paper's denominator (None: their count)."""
+    idx = np.flatnonzero(mask)
+    return Grouped(sel.correct[idx], sel.tied[idx], tuple(idx.tolist()),
+                   float(idx.size if denominator is None else denominator))
+
+
+def value(result: Result) -> float:
+    return result.accuracy if isinstance(result, Selection) else result.value
+
+
+def _clusters(keys: Sequence[Hashable] | None) -> np.ndarray | None:
+    return None if keys is None else np.asarray([str(k) for k in keys])
+
+
+def check_policy(policy: str) -> str:
+    if policy not in TIE_POLICIES:
+        raise SpecError(f"tie_policy must be one of {TIE_POLICIES}, got {policy!r}")
+    return policy
+
+
+def variants(main: str, legacy: str | None, with_legacy: bool) -> list[tuple[str, str]]:
+    """(suffix, policy) pairs: the configured policy, plus the benchmark's own rule if it differs."""
+    out = [("", main)]
+    if with_legacy and legacy is not None and legacy != main:
+        out.append(("@legacy", legacy))
+    return out
+
+
+# ------------------------------------------------------------------------------------ references
+
+
+@cache
+def _reference_table() -> dict[str, Any]:
+    text = resources.files("vlmaudit").joinpath("references", "spatial.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def references_for(model_spec: str) -> dict[str, dict[str, Any]]:
+    """`group:name` -> Metric.reference for every published number whose model pattern matches.
+
+    Each reference carries `rule`, the tie rule (or MMVP's "softmax") of the paper's code; the kit
+    attaches it only to the metric variant computed with that rule.
+    """
+    spec = model_spec.lower()
+    table = _reference_table()
+    out: dict[str, dict[str, Any]] = {}
+    for block in table["blocks"]:
+        if not any(re.search(pattern, spec) for pattern in block["match"]):
+            continue
+        source = table["sources"][block["source"]]
+        for key, value in block["numbers"].items():
+            out[key] = {
+                "value": value / 100.0,
+                "model": block["model"],
+                "source": source["citation"],
+                "where": block.get("where", ""),
+                "evidence": block.get("evidence", source.get("evidence", "")),
+                "precision": block.get("precision", source.get("precision", "")),
+                "activation": block.get("activation", source.get("activation", "")),
+                "protocol": source.get("protocol", ""),
+                "rule": block.get("rule", source["rule"]),
+            }
+    return out

@@ -1,0 +1,67 @@
+"""MMVP-VLM scoring: text->image pair accuracy, overall and per visual pattern.
+
+Three rules on the same [P, statement, image] table: the configured tie policy on a plain argmax
+(strict by default), the official softmax threshold (`@legacy`: image 1 iff p > 0.5, ties pick
+image 2) and numpy's argmax (`@argmax`: ties pick image 1). Text-only scorers cannot choose between
+two images, so the blind scorers here are the model's image prior (similarity to a neutral
+prompt) and a constant table, which shows what the tie rule alone earns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from vlmaudit.data.readers.mmvp import ImagePairItem
+from vlmaudit.metrics.grouped import image_pairs
+from vlmaudit.metrics.selection import Selection
+from vlmaudit.report.schema import Metric
+from vlmaudit.suites.spatial_common import Block, MetricKit, Scorer, emit, variants
+
+LEGACY = "softmax"
+CHANCE = {"pair": 0.25, "single": 0.5}
+
+
+def variants_for(tie_policy: str, legacy: bool) -> list[tuple[str, str]]:
+    """The configured policy, the official softmax rule (@legacy) and numpy's argmax (@argmax)."""
+    runs = variants(tie_policy, LEGACY, legacy)
+    if legacy and tie_policy != "argmax-first":
+        runs.append(("@argmax", "argmax-first"))
+    return runs
+
+
+def evaluate(scorer: Scorer, kit: MetricKit, items: Sequence[ImagePairItem], *, prefix: str,
+             variants: list[tuple[str, str]], logit_scale: float,
+             seed: int = 0) -> tuple[list[Metric], list[dict]]:
+    scores = scorer.grid([it.images for it in items], [it.texts for it in items])  # [P, statement, image]
+    gold = np.array([it.gold for it in items], dtype=np.int64)
+    prior = scorer.image_prior([r for it in items for r in it.images]).reshape(len(items), 2)
+    blind = {"image_prior": np.repeat(prior[:, None, :], 2, axis=1), "constant": np.zeros_like(scores)}
+    categories = [it.category for it in items]
+    metrics: list[Metric] = []
+    for suffix, mode in variants:
+        def block(table: np.ndarray, mode: str = mode) -> Block:
+            return _block(table, gold, mode, categories, logit_scale, seed)
+
+        metrics += emit(kit, prefix, block, scores, blind, suffix, mode, {})
+    samples = [
+        {"qids": list(it.qids), "category": it.category, "texts": list(it.texts),
+         "images": [r.label for r in it.images], "gold": list(it.gold), "scores": row.tolist()}
+        for it, row in zip(items, scores, strict=True)
+    ]
+    return metrics, samples
+
+
+def _block(table: np.ndarray, gold: np.ndarray, mode: str, categories: list[str], logit_scale: float,
+           seed: int) -> Block:
+    result = image_pairs(table, gold, mode, logit_scale, seed)
+    block: Block = {("", "pair"): (result.pairs, CHANCE["pair"]),
+                    ("", "single"): (result.single, CHANCE["single"])}
+    for category in sorted(set(categories)):
+        mask = np.array([c == category for c in categories])
+        rows = np.repeat(mask, 2)
+        single = Selection(result.single.correct[rows], result.single.tied[rows])
+        block[(f"/category/{category}", "pair")] = (result.pairs.subset(mask), CHANCE["pair"])
+        block[(f"/category/{category}", "single")] = (single, CHANCE["single"])
+    return block

@@ -1,0 +1,69 @@
+"""Winoground scoring: text, image and group scores, overall and per tag, with blind scorers.
+
+Blind scorers are put into the same [N, caption, image] table: a caption-only scorer (length,
+the model's caption prior) gives both images the same column, an image-only scorer (the model's
+image prior: similarity to a neutral prompt) gives both captions the same row. Each can therefore
+win at most one half of a 2x2 group, which is the point of the benchmark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from vlmaudit.data.readers.winoground import TAG_FIELDS, WinogroundItem
+from vlmaudit.metrics.baselines import bow_equivalent, length_scores, text_prior_scores
+from vlmaudit.metrics.grouped import winoground
+from vlmaudit.report.schema import Metric
+from vlmaudit.suites.spatial_common import Block, MetricKit, Scorer, emit
+
+LEGACY = "strict"  # the paper's `>`; CLIP_benchmark's argmax is tie_policy=argmax-first
+CHANCE = {"text": 0.25, "image": 0.25, "group": 1 / 6}
+
+
+def evaluate(scorer: Scorer, kit: MetricKit, items: Sequence[WinogroundItem], *, prefix: str,
+             variants: list[tuple[str, str]], seed: int = 0) -> tuple[list[Metric], list[dict]]:
+    captions = [it.captions for it in items]
+    scores = scorer.grid([it.images for it in items], captions)  # [N, caption, image]
+    blind = blind_tables(scorer, captions, [it.images for it in items])
+    extra = {"bow_equivalent": float(bow_equivalent(captions, 0).mean())}
+    tags = {f: [it.tags.get(f) for it in items] for f in TAG_FIELDS}
+    metrics: list[Metric] = []
+    for suffix, policy in variants:
+        def block(table: np.ndarray, policy: str = policy) -> Block:
+            return _block(table, policy, tags, seed)
+
+        metrics += emit(kit, prefix, block, scores, blind, suffix, policy, extra)
+    samples = [
+        {"id": it.id, "captions": list(it.captions), "images": [r.label for r in it.images],
+         "scores": row.tolist(), **it.tags}
+        for it, row in zip(items, scores, strict=True)
+    ]
+    return metrics, samples
+
+
+def blind_tables(scorer: Scorer, captions: list[tuple[str, str]], images: Sequence[Sequence]) -> dict:
+    """[N, 2, 2] image-blind and text-blind score tables."""
+    def by_caption(table: np.ndarray) -> np.ndarray:
+        return np.repeat(table[:, :, None], 2, axis=2)
+
+    prior = scorer.image_prior([r for pair in images for r in pair]).reshape(len(images), 2)
+    return {
+        "length_shorter": by_caption(length_scores(captions, "shorter")),
+        "length_longer": by_caption(length_scores(captions, "longer")),
+        "text_prior": by_caption(text_prior_scores(scorer.engine.texts, captions, scorer.neutral_prompt)),
+        "image_prior": np.repeat(prior[:, None, :], 2, axis=1),
+    }
+
+
+def _block(table: np.ndarray, policy: str, tags: dict[str, list], seed: int) -> Block:
+    result = winoground(table, policy, seed)  # type: ignore[arg-type]
+    scores = {"text": result.text, "image": result.image, "group": result.group}
+    block: Block = {("", name): (g, CHANCE[name]) for name, g in scores.items()}
+    for field, values in tags.items():
+        for value in sorted({v for v in values if v is not None}):
+            mask = np.array([v == value for v in values])
+            for name, g in scores.items():
+                block[(f"/{field}/{value}", name)] = (g.subset(mask), CHANCE[name])
+    return block
