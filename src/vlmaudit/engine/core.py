@@ -45,6 +45,7 @@ class Counts:
     memory_hits: int = 0  # served from this engine's earlier results
     cache_hits: int = 0  # served from the disk cache
     computed: int = 0  # embedded by the model (all ranks together)
+    computed_here: int = 0  # of those, embedded by this process
     seconds: float = 0.0  # wall time spent embedding
 
 
@@ -172,6 +173,7 @@ class Engine:
                 local, error = None, None
                 try:
                     local = encode([inputs[k] for k in mine]) if mine is not None else None
+                    counts.computed_here += len(mine or ())
                 except Exception as err:
                     if not world.distributed:
                         raise
