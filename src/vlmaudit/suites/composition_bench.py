@@ -43,7 +43,10 @@ HP_CITE = "Kamath, Hsieh, Chang, Krishna, The Hard Positive Truth about VL Compo
 HP_FORMAT = "data/ + swapped_data/ lists of {image_path, true_caption, false_caption}, or triplet JSON"
 ORDER_FORMAT = "Karpathy test JSON: list of {image, caption: [str]}"
 SCENES = "vlmaudit generated scenes (exact scene graphs)"
-SCENES_NOTE = "reconstructed: generated-scene analogue of {}; gold from the scene graph, not the paper's data"
+SCENES_NOTE = (
+    "reconstructed: generated-scene analogues of ARO / SugarCrepe / hard positives (items built by "
+    "suites.composition_scenes; gold from the scene graph, not the papers' data)"
+)
 
 VG_RELATION = Benchmark(
     "aro/vg_relation", "ARO VG-Relation", ARO_CITE, "MIT (annotations); images: Visual Genome / GQA",
@@ -76,20 +79,20 @@ HARD_POSITIVES = Benchmark(
 SCENE_BENCHMARKS: dict[str, Benchmark] = {
     "relation_swap": Benchmark(
         "scenes/relation_swap", "Relation swap (VG-Relation-like)", ARO_CITE, "generated", SCENES,
-        "choice", "accuracy", 0.5, "argmax-first", reconstructed=SCENES_NOTE.format("ARO VG-Relation"),
+        "choice", "accuracy", 0.5, "argmax-first", reconstructed=SCENES_NOTE,
     ),
     "attribute_swap": Benchmark(
         "scenes/attribute_swap", "Attribute swap (VG-Attribution-like)", ARO_CITE, "generated", SCENES,
-        "choice", "accuracy", 0.5, "argmax-first", reconstructed=SCENES_NOTE.format("ARO VG-Attribution"),
+        "choice", "accuracy", 0.5, "argmax-first", reconstructed=SCENES_NOTE,
     ),
     "order": Benchmark(
         "scenes/order", "Word order, ARO's 4 shuffles (Order-like)", ARO_CITE, "generated", SCENES,
-        "choice", "precision@1", 0.2, "argmax-first", reconstructed=SCENES_NOTE.format("ARO COCO-Order"),
+        "choice", "precision@1", 0.2, "argmax-first", reconstructed=SCENES_NOTE,
     ),
     **{
         f"sugarcrepe_{kind}": Benchmark(
             f"scenes/sugarcrepe_{kind}", f"SugarCrepe-like {kind}", SC_CITE, "generated", SCENES,
-            "choice", "accuracy", 0.5, "strict", reconstructed=SCENES_NOTE.format(f"SugarCrepe {kind}"),
+            "choice", "accuracy", 0.5, "strict", reconstructed=SCENES_NOTE,
         )
         for kind in SUGARCREPE_SUBSETS
     },
@@ -97,7 +100,7 @@ SCENE_BENCHMARKS: dict[str, Benchmark] = {
         f"hard_positives_{kind}": Benchmark(
             f"scenes/hard_positives_{kind}", f"Hard-positive triplets ({kind})", HP_CITE, "generated", SCENES,
             "triplet", "aug_accuracy", 1 / 3, "strict",
-            reconstructed=SCENES_NOTE.format(f"hard positives {kind}"),
+            reconstructed=SCENES_NOTE,
         )
         for kind in ("replace", "swap")
     },

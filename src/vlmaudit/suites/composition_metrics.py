@@ -73,8 +73,10 @@ class Pool:
         return np.concatenate([p.bow for p in self.parts]).astype(np.float64)
 
     @property
-    def clusters(self) -> np.ndarray:
-        return np.concatenate([p.clusters for p in self.parts])
+    def clusters(self) -> np.ndarray | None:
+        """Image keys for a clustered bootstrap; None when no two items share an image."""
+        keys = np.concatenate([p.clusters for p in self.parts])
+        return None if len(np.unique(keys)) == len(keys) else keys
 
     def keys(self, aggregation: Aggregation) -> list[str]:
         if aggregation == "subsets":
