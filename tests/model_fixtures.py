@@ -155,3 +155,24 @@ def make_tiny_openclip(path: str | Path, seed: int = 0, arch: str | None = None,
     else:
         torch.save({"state_dict": state}, checkpoint)
     return f"openclip:{arch}:{checkpoint}"
+
+
+def make_tiny_hf_siglip2(path: str | Path, seed: int = 0) -> str:
+    """A 2-layer Siglip2Model (NaFlex: patch 8, max 16 patches, i.e. 32 px square) saved as an HF dir."""
+    from transformers import (
+        Siglip2Config,
+        Siglip2ImageProcessor,
+        Siglip2Model,
+        Siglip2TextConfig,
+        Siglip2VisionConfig,
+    )
+
+    path = Path(path)
+    text, vision = _tiny_towers(64)
+    text.update(bos_token_id=49406, eos_token_id=49407, pad_token_id=49407)
+    vision = {k: v for k, v in vision.items() if k != "image_size"} | {"num_patches": 16}
+    config = Siglip2Config(text_config=Siglip2TextConfig(**text), vision_config=Siglip2VisionConfig(**vision))
+    _seeded(lambda: Siglip2Model(config), seed).save_pretrained(path)
+    Siglip2ImageProcessor(patch_size=TINY_PATCH, max_num_patches=16).save_pretrained(path)
+    clip_tokenizer(64).save_pretrained(path)
+    return f"hf:{path}"
