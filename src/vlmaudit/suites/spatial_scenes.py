@@ -29,7 +29,6 @@ from vlmaudit.data.scenes import (
     Scene,
     SceneConfig,
     describe,
-    generate_scenes,
     scene_ref,
     truth,
 )
@@ -45,18 +44,16 @@ KEY = {"left of": "left", "right of": "right", "above": "above", "below": "below
 SUBSET = Subset("scenes", (), "", tuple(KEY.values()), (("left", "right"), ("above", "below")))
 WINOGROUND_KINDS = ("relation", "colour")
 MMVP_KINDS = ("position", "colour")
-PRIOR_STREAM = 7919  # offset of the caption-prior reference scenes' seed from the source's seed
 
 
 def run(ctx, data, config, scorer, kit):
     """All three generated benchmarks on one scenes source (one SuiteResult)."""
-    cfg = SceneConfig(image_size=data.spec.option("size", 64, int))
-    data_seed = data.spec.option("seed", 0, int)
-    seed = f"{data_seed}/{config.seed}"
+    cfg = SceneConfig(image_size=data.config.image_size)
+    seed = f"{data.seed}/{config.seed}"
     sets = whatsup_like(random.Random(f"spatial/whatsup/{seed}"), cfg, config.n_sets)
     groups = winoground_like(random.Random(f"spatial/winoground/{seed}"), cfg, config.n_groups)
     pairs = mmvp_like(random.Random(f"spatial/mmvp/{seed}"), cfg, config.n_pairs)
-    reference = generate_scenes(config.n_prior, seed=data_seed + PRIOR_STREAM, config=cfg)
+    reference = data.scenes[: config.n_prior]  # the source's own random scenes: a corpus apart
     texts = list(dict.fromkeys(t for it in sets for t in it.options))
     prior_of = dict(zip(texts, scorer.text_prior_on(texts, [scene_ref(s) for s in reference]), strict=True))
     prior = np.array([[prior_of[t] for t in it.options] for it in sets], dtype=np.float32)
@@ -75,7 +72,7 @@ def run(ctx, data, config, scorer, kit):
     metrics = [*whatsup.metrics, *wino_metrics, *mmvp_metrics]
     samples = {"whatsup-like": whatsup.samples, "winoground-like": wino_samples, "mmvp-like": mmvp_samples}
     flags = [*whatsup.flags, "generated scenes: exact gold; What'sUp-like has left/right + above/below "
-             "where What'sUp A has left/right + on/under; caption prior R = independently generated scenes"]
+             "where What'sUp A has left/right + on/under; caption prior R = the source's random scenes"]
     extra = {"generated": {"whatsup_like_sets": len(sets) // 4, "winoground_like_groups": len(groups),
                            "mmvp_like_pairs": len(pairs), "image_size": cfg.image_size, "seed": seed}}
     headline = ["whatsup-like/scenes/individual", "whatsup-like/scenes/pair", "whatsup-like/scenes/set",
