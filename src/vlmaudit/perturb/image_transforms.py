@@ -164,7 +164,7 @@ class Transform:
 
     def row(self) -> dict[str, Any]:
         return {"name": self.name, "category": self.category, "op": self.op, "params": dict(self.params),
-                "descriptions": list(self.descriptions), "id": self.id}
+                "description": self.descriptions[0], "descriptions": list(self.descriptions), "id": self.id}
 
 
 def _check_params(op: str, params: Any, where: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ _PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#
 
 
 def _figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height))
+    figure = Figure(figsize=(width, height), layout="constrained")  # laid out when drawn, not before
     FigureCanvasAgg(figure)
     return figure
 
@@ -39,7 +39,6 @@ def per_transform_bars(panels: dict[str, tuple[np.ndarray, float]], names: Seque
     handles = [Patch(color=colour, label=c) for c, colour in colours.items()]
     axes[0].legend(handles=handles, ncols=len(colours), fontsize=7, loc="lower right", bbox_to_anchor=(1, 1),
                    frameon=False)
-    figure.tight_layout()
     return figure
 
 
@@ -55,7 +54,6 @@ def gap_histogram(gaps: dict[str, np.ndarray]) -> Figure:
     ax.set_xlabel("cosine similarity gap")
     ax.set_ylabel("trials")
     ax.legend(fontsize=8)
-    figure.tight_layout()
     return figure
 
 
@@ -74,5 +72,4 @@ def confusion_matrices(matrices: dict[str, np.ndarray], names: Sequence[str]) ->
         ax.set_xlabel("predicted")
         ax.set_ylabel("applied")
         figure.colorbar(image, ax=ax, fraction=0.046)
-    figure.tight_layout()
     return figure
