@@ -11,6 +11,7 @@ instead of leaving the others waiting in a collective.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +83,23 @@ class World:
         parts = [torch.empty_like(buffer) for _ in range(self.size)]
         dist.all_gather(parts, buffer)
         return [None if s is None else p[: s[0]].cpu().numpy() for p, s in zip(parts, shapes, strict=True)]
+
+
+def init_from_env(device: str) -> tuple[World, str]:
+    """Join the process group `torchrun` describes (WORLD_SIZE > 1), if not joined yet.
+
+    Returns the world and the device this rank should use: "cuda" becomes "cuda:LOCAL_RANK".
+    gloo serves CPU runs, NCCL CUDA runs.
+    """
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = device.startswith("cuda")
+    if cuda and size > 1 and device == "cuda":
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    if size > 1 and dist.is_available() and not dist.is_initialized():
+        if cuda:
+            torch.cuda.set_device(torch.device(device))
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return World.current(), device
 
 
 def _portable(error: BaseException | None) -> BaseException | None:
