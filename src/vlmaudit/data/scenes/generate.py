@@ -70,6 +70,9 @@ class SceneConfig:
         return round(SIZE_FRACTION[size] * self.image_size)
 
 
+DEFAULT_CONFIG = SceneConfig()
+
+
 def scene_random(seed: int, index: int) -> random.Random:
     """The private random stream of scene `index` in stream `seed` (see the module docstring)."""
     state = np.random.SeedSequence([seed, index]).generate_state(2, dtype=np.uint64)
@@ -91,9 +94,23 @@ def _sample_identities(r: random.Random, cfg: SceneConfig, k: int, differ: Seque
     raise DataError(f"cannot draw {k} distinct objects differing in {list(differ)} from this config")
 
 
-def _place_alone(r: random.Random, side: int, s: int) -> Box:
-    x, y = r.randint(1, s - 1 - side), r.randint(1, s - 1 - side)
-    return x, y, x + side, y + side
+def _place_first(r: random.Random, sides: list[int], relations: list[str], s: int) -> Box | None:
+    """Object 0's box, leaving room along each axis for the objects the chain puts after or
+    before it in the same direction (saves most rejected layouts); None if they cannot fit."""
+    lo, hi = [1, 1], [s - 1 - sides[0]] * 2
+    gap = margin_px(s)
+    for axis, (forward, backward) in enumerate((("left of", "right of"), ("above", "below"))):
+        ahead = behind = 0
+        for k, rel in enumerate(relations):  # a same-direction run starting at object 0
+            if rel not in (forward, backward) or rel != relations[0]:
+                break
+            ahead += (sides[k + 1] + gap) * (rel == forward)
+            behind += (sides[k + 1] + gap) * (rel == backward)
+        lo[axis], hi[axis] = lo[axis] + behind, hi[axis] - ahead
+    if lo[0] > hi[0] or lo[1] > hi[1]:
+        return None
+    x, y = r.randint(lo[0], hi[0]), r.randint(lo[1], hi[1])
+    return x, y, x + sides[0], y + sides[0]
 
 
 def _place_relative(r: random.Random, a: Box, side: int, relation: str, s: int) -> Box | None:
@@ -127,7 +144,10 @@ def _layout(r: random.Random, sides: list[int], relations: list[str], s: int) ->
     """Boxes where object i stands in relations[i] to object i + 1 (a chain), all pairs disjoint;
     None when random tries fail (some chains cannot fit, e.g. three large objects in a row)."""
     for _ in range(_LAYOUT_TRIES):
-        boxes = [_place_alone(r, sides[0], s)]
+        first = _place_first(r, sides, relations, s)
+        if first is None:
+            return None
+        boxes = [first]
         for i, rel in enumerate(relations):
             box = _place_relative(r, boxes[i], sides[i + 1], rel, s)
             if (
@@ -144,8 +164,9 @@ def _layout(r: random.Random, sides: list[int], relations: list[str], s: int) ->
 
 def generate_scene(seed: int, index: int, config: SceneConfig | None = None, **constraints) -> Scene:
     """Scene `index` of stream `seed` (constraints as in `sample_scene`)."""
-    return sample_scene(scene_random(seed, index), config, texture_seed=seed, seed=seed, index=index,
-                        **constraints)
+    return sample_scene(
+        scene_random(seed, index), config, texture_seed=seed, seed=seed, index=index, **constraints
+    )
 
 
 def sample_scene(
@@ -167,7 +188,7 @@ def sample_scene(
     attributes all objects must pairwise differ in, or the objects' (shape, colour, size)
     outright. Objects i and i+1 always stand in a strict relation. `seed`/`index` are provenance.
     """
-    cfg = config or SceneConfig()
+    cfg = config or DEFAULT_CONFIG
     if identities is not None:
         n_objects = len(identities)
     if n_objects is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from vlmaudit.data.images import Box
@@ -23,6 +24,7 @@ OFF_AXIS_RATIO = 0.35
 Triple = tuple[int, str, int]  # (subject index, relation, object index)
 
 
+@lru_cache(maxsize=16)
 def margin_px(image_size: int) -> int:
     """Minimum gap between boxes along the relation axis: 2 px at 64 px, scaled with the image."""
     return max(2, round(2 * image_size / 64))
@@ -99,15 +101,21 @@ def relation_holds(
 
 
 def derive_relations(objects: tuple[SceneObject, ...], image_size: int) -> tuple[Triple, ...]:
-    """Every strict (i, relation, j) over ordered pairs; at most one relation per ordered pair."""
-    return tuple(
-        (i, rel, j)
-        for i, a in enumerate(objects)
-        for j, b in enumerate(objects)
-        if i != j
-        for rel in RELATIONS
-        if relation_holds(a, b, rel, image_size)
-    )
+    """Every strict (i, relation, j) over ordered pairs; at most one relation per ordered pair:
+    the off-axis rule (<= 0.35 x on-axis) leaves only the axis with the larger centre offset."""
+    triples = []
+    for i, a in enumerate(objects):
+        for j, b in enumerate(objects):
+            if i == j:
+                continue
+            dx, dy = b.centre[0] - a.centre[0], b.centre[1] - a.centre[1]
+            if abs(dx) >= abs(dy):
+                rel = "left of" if dx > 0 else "right of"
+            else:
+                rel = "above" if dy > 0 else "below"
+            if relation_holds(a, b, rel, image_size):
+                triples.append((i, rel, j))
+    return tuple(triples)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ this world (e.g. "big" == "large" because there are exactly two sizes); "box" fo
 
 from __future__ import annotations
 
-GENERATOR_VERSION = "scenes-1"  # bump whenever pixels, placements or captions of a seed change
+GENERATOR_VERSION = "scenes-2"  # bump whenever pixels, placements or captions of a seed change
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "diamond")
 COLOURS: tuple[str, ...] = ("red", "green", "blue", "yellow", "purple", "orange", "white", "black")
