@@ -7,7 +7,8 @@ Public API (other modules code against these names):
   render     render, render_array, scene_ref
   grammar    describe, paraphrases, negation_caption
   meaning    Caption, Token, Meaning, ObjectDesc, parse, truth
-Perturbation hooks live in `vlmaudit.data.scenes.perturb`, splits in `.splits`, the data source in `.source`.
+Also: `.perturb` (caption perturbation hooks, hard triplets), `.pairs` (opposite pairs, Winoground
+groups), `.splits` (labels, biased/balanced splits), `.source` (the `scenes` dataset), `.export`.
 """
 
 from vlmaudit.data.scenes.generate import SceneConfig, generate_scene, generate_scenes

@@ -59,7 +59,7 @@ def _field(context: str, rng: np.random.Generator, k: int, s: int) -> np.ndarray
     return 0.05 * _noise(rng, k, s, 3, 3) + 0.03 * _noise(rng, k, s, 8, 8)  # snow
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=16)  # ~4.7 MB per bank at 64 px
 def texture_bank(context: str, seed: int, size: int) -> np.ndarray:
     """(TEXTURE_BANK, size, size, 3) float32 RGB in [0, 255]; read-only, shared via the cache."""
     rng = np.random.default_rng(np.random.SeedSequence([_BANK_TAG, seed, CONTEXTS.index(context), size]))
