@@ -100,7 +100,7 @@ def _whatsup(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricK
         samples += out.samples
         flags += out.flags
         individual[name] = out.individual
-    metrics += _table1(kit, individual, four)
+    metrics += _table1(kit, individual, {name: len(items) for name, items in data.subsets.items()}, four)
     headline = [f"whatsup/{name}/{m}" for name in data.subsets for m in ("individual", "pair", "set")]
     extra = {"benchmark": _jsonable(whatsup_reader.METADATA), "files": data.files}
     return metrics, {"whatsup": samples}, flags, extra, headline
@@ -132,21 +132,23 @@ def _caption_prior(scorer: Scorer, items, reference: list[ImageRef]) -> np.ndarr
     return np.array([[prior[t] for t in it.options] for it in items], dtype=np.float32)
 
 
-def _table1(kit: MetricKit, individual: dict[str, dict[str, float]],
+def _table1(kit: MetricKit, individual: dict[str, dict[str, float]], sizes: dict[str, int],
             four: list[tuple[str, str]]) -> list[Metric]:
     """Paper Table 1: What'sUp = mean(A, B) etc., and their average, for the subsets present."""
     out = []
     for suffix, policy in four:
-        means = {}
+        means, counts = {}, {}
         for name, parts in TABLE1.items():
             if all(p in individual for p in parts):
                 means[name] = float(np.mean([individual[p][suffix] for p in parts]))
+                counts[name] = sum(sizes[p] for p in parts)
         if len(means) == len(TABLE1):
             means["avg"] = float(np.mean(list(means.values())))
+            counts["avg"] = sum(counts.values())
         for name, value in means.items():
             ref = kit.reference("whatsup/table1", name, policy)
-            out.append(Metric(name=name + suffix, value=value, n=0, group="whatsup/table1", reference=ref,
-                              notes="mean of subset individual accuracies (paper Table 1); no CI"))
+            out.append(Metric(name=name + suffix, value=value, n=counts[name], group="whatsup/table1",
+                              reference=ref, notes="mean of the subsets' individual accuracies; no CI"))
     return out
 
 
