@@ -107,6 +107,9 @@ def test_blind_baselines_use_the_same_rule():
     assert metrics["whatsup/A:individual@legacy"].baselines["length_longer"] == pytest.approx(longer_legacy)
     assert longer_legacy > 0  # "to the left of" is the longest caption: ties break towards gold
     assert metrics["whatsup/A:individual"].baselines["bow_equivalent"] == 0.0
+    assert metrics["whatsup/A:individual"].baselines["constant"] == 0.0  # strict: a tie is wrong
+    assert metrics["whatsup/A:individual@legacy"].baselines["constant"] == 1.0  # np.argmax, gold first
+    assert metrics["whatsup/A:set@legacy"].baselines["constant"] == 1.0
     assert set(metrics["whatsup/A:pair"].baselines) >= {"length_shorter", "length_longer", "text_prior"}
 
 

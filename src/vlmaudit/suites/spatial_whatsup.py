@@ -75,8 +75,9 @@ def evaluate(scorer: Scorer, kit: MetricKit, subset: Subset, items: Sequence[Wha
             def normalised(table: np.ndarray, policy: str = policy) -> Block:
                 return four(table, policy, breakdown=False)
 
-            metrics += emit(kit, group, normalised, scores - prior, {}, suffix, policy, {}, "_prior_norm",
-                            PRIOR_NOTE)
+            constant = {"constant": blind["constant"]}  # what a text-only scorer becomes once normalised
+            metrics += emit(kit, group, normalised, scores - prior, constant, suffix, policy, {},
+                            "_prior_norm", PRIOR_NOTE)
     flags: list[str] = []
     opp = [it.opposite for it in items]
     keep = np.array([i for i, o in enumerate(opp) if o is not None], dtype=np.int64)
@@ -129,8 +130,13 @@ def _two_way(sel: Selection, layout: _Layout, keep: np.ndarray) -> Block:
 
 
 def _blind_tables(scorer: Scorer, options: list[tuple[str, ...]]) -> dict[str, np.ndarray]:
-    """Image-blind score tables in the benchmark's shape (gold first)."""
+    """Image-blind score tables in the benchmark's shape (gold first).
+
+    `constant` scores every option alike: it earns exactly what the tie rule hands out (under the
+    original argmax with the gold caption first, 100%).
+    """
     return {
+        "constant": np.zeros((len(options), len(options[0])), dtype=np.float32),
         "length_shorter": length_scores(options, "shorter"),
         "length_longer": length_scores(options, "longer"),
         "text_prior": text_prior_scores(scorer.engine.texts, options, scorer.neutral_prompt),
