@@ -1,0 +1,181 @@
+"""`openclip:<arch>[:<pretrained tag or checkpoint path>]`: any architecture in open_clip's registry.
+
+No tag means random weights (seed 0, so the spec stays reproducible); a tag is looked up in the
+local caches only; a `.pt/.pth/.bin/.safetensors/.npz` path is loaded with open_clip's own
+checkpoint loader (which handles safetensors, TorchScript and `module.` prefixes). QuickGELU policy:
+weights trained with QuickGELU on a GELU architecture are switched to QuickGELU with a warning and
+`quick_gelu_forced: true` in the fingerprint (see `_openclip_source`). Preprocessing comes from the
+model's `visual.preprocess_cfg` and reproduces open_clip's torchvision transform pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vlmaudit.models._geometry import ReferencePreprocessing
+from vlmaudit.models._loading import load_error, seeded
+from vlmaudit.models._openclip_source import Source, is_torchscript, parse, quick_gelu_switch
+from vlmaudit.models.base import ImageTextModel, hash_state_dict
+
+
+class OpenClipModel(ImageTextModel):
+    """An open_clip model behind the audit interface; pixels in [0, 1], normalised inside."""
+
+    def __init__(self, spec: str, model: nn.Module, tokenizer, source: Source, quick_gelu: bool,
+                 forced: bool, device: torch.device, dtype: torch.dtype) -> None:
+        self.spec = spec
+        self.model = model
+        self.tokenizer = tokenizer
+        self.source = source
+        self.quick_gelu = quick_gelu
+        self.quick_gelu_forced = forced
+        self.device = device
+        self.dtype = dtype
+        self.preprocessing = preprocessing_from_cfg(model.visual.preprocess_cfg, spec)
+        self.weights_hash = hash_state_dict(model.state_dict())
+        self.logit_scale = float(model.logit_scale.exp().item())
+        bias = getattr(model, "logit_bias", None)
+        self.logit_bias = float(bias.item()) if bias is not None else None
+
+    def fingerprint_extra(self) -> dict:
+        return {"backend": "openclip", "arch": self.source.arch, "pretrained": self.source.tag,
+                "quick_gelu": self.quick_gelu, "quick_gelu_forced": self.quick_gelu_forced}
+
+    def _model_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.preprocessing.normalise(pixels.to(self.device, torch.float32)).to(self.dtype)
+
+    def _ids(self, texts: list[str]) -> torch.Tensor:
+        return self.tokenizer(list(texts)).to(self.device)
+
+    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(self._model_pixels(pixels))
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        return self.model.encode_text(self._ids(texts))
+
+    def image_tokens(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Patch tokens after ln_post, through the visual projection (standard open_clip ViTs)."""
+        from open_clip.transformer import VisionTransformer
+
+        visual = self.model.visual
+        plain = isinstance(visual, VisionTransformer) and visual.attn_pool is None
+        if not plain or visual.final_ln_after_pool or visual.pool_type != "tok":
+            return super().image_tokens(pixels)
+        with _output_tokens(visual):
+            _, tokens = visual(self._model_pixels(pixels))
+        return tokens @ visual.proj if visual.proj is not None else tokens
+
+    def text_tokens(self, texts: list[str]) -> torch.Tensor:
+        """[M, context_length, D]: every position after ln_final through the text projection."""
+        from open_clip.model import CLIP
+        from open_clip.transformer import TextTransformer
+
+        ids = self._ids(texts)
+        if isinstance(self.model, CLIP):
+            hidden = _clip_text_hidden(self.model, ids)
+            projection = self.model.text_projection
+        elif isinstance(text := getattr(self.model, "text", None), TextTransformer) and text.cls_emb is None:
+            with _output_tokens(text):
+                _, hidden = text(ids)
+            projection = text.text_projection
+        else:
+            return super().text_tokens(texts)
+        if projection is None:
+            return hidden
+        return projection(hidden) if isinstance(projection, nn.Linear) else hidden @ projection
+
+
+def _clip_text_hidden(model, ids: torch.Tensor) -> torch.Tensor:
+    """open_clip `CLIP.encode_text` up to (and including) ln_final, before pooling."""
+    cast = model.transformer.get_cast_dtype()
+    x = model.token_embedding(ids).to(cast) + model.positional_embedding.to(cast)
+    return model.ln_final(model.transformer(x, attn_mask=model.attn_mask))
+
+
+@contextmanager
+def _quiet_random_init_log() -> Iterator[None]:
+    """open_clip logs "initialized randomly" on the root logger before we load the checkpoint."""
+    def keep(record: logging.LogRecord) -> bool:
+        return "initialized randomly" not in record.getMessage()
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
+
+
+@contextmanager
+def _output_tokens(module: nn.Module) -> Iterator[None]:
+    previous = module.output_tokens
+    module.output_tokens = True
+    try:
+        yield
+    finally:
+        module.output_tokens = previous
+
+
+def preprocessing_from_cfg(cfg: dict, spec: str) -> ReferencePreprocessing:
+    size = cfg["size"]
+    if isinstance(size, list | tuple):
+        if len(set(size)) != 1:
+            raise load_error(spec, f"non-square image size {tuple(size)} is not supported")
+        size = size[0]
+    if cfg.get("resize_mode", "shortest") not in ("shortest", "squash"):
+        raise load_error(spec, f"resize_mode {cfg['resize_mode']!r} is not supported (shortest or squash)")
+    if cfg.get("interpolation", "bicubic") not in ("bicubic", "bilinear", "nearest"):
+        raise load_error(spec, f"interpolation {cfg['interpolation']!r} is not supported")
+    return ReferencePreprocessing(int(size), tuple(cfg["mean"]), tuple(cfg["std"]),
+                                  cfg.get("resize_mode", "shortest"), cfg.get("interpolation", "bicubic"),
+                                  crop_offset="round")
+
+
+def _tokenizer(arch: str, spec: str):
+    import open_clip
+
+    text_cfg = (open_clip.get_model_config(arch) or {}).get("text_cfg", {})
+    offline = {"local_files_only": True} if "hf_tokenizer_name" in text_cfg else {}
+    try:
+        return open_clip.get_tokenizer(arch, **offline)
+    except Exception as exc:
+        raise load_error(spec, f"cannot build the tokenizer of {arch} offline", exc) from exc
+
+
+def load(rest: str, *, device: torch.device, dtype: torch.dtype) -> OpenClipModel:
+    import open_clip
+
+    spec = f"openclip:{rest}"
+    source = parse(rest, spec)
+    forced = quick_gelu_switch(source, spec)
+    arch_quick = bool(open_clip.get_model_config(source.arch).get("quick_gelu"))
+
+    def build() -> nn.Module:
+        return open_clip.create_model(source.arch, pretrained=None, force_quick_gelu=forced,
+                                      force_preprocess_cfg=source.preprocess, pretrained_text=False)
+
+    try:
+        with _quiet_random_init_log():
+            model = seeded(build)
+    except Exception as exc:
+        raise load_error(spec, f"cannot build open_clip architecture {source.arch}", exc) from exc
+    if source.checkpoint is None:
+        warnings.warn(f"{spec}: no pretrained tag or checkpoint given; using random weights (seed 0)",
+                      UserWarning, stacklevel=2)
+    else:
+        try:
+            # TorchScript (OpenAI's format) cannot go through weights_only; torch.load hands it to jit.load.
+            weights_only = not is_torchscript(Path(source.checkpoint))
+            open_clip.load_checkpoint(model, source.checkpoint, strict=True, weights_only=weights_only)
+        except Exception as exc:
+            raise load_error(spec, f"cannot load checkpoint {source.checkpoint}", exc) from exc
+    tokenizer = _tokenizer(source.arch, spec)
+    model = model.to(device=device, dtype=dtype).eval()
+    return OpenClipModel(spec, model, tokenizer, source, arch_quick or forced, forced, device, dtype)
