@@ -130,3 +130,29 @@ def test_whatsup_files_end_to_end(tmp_path):
     assert any("caption prior uses the other loaded subsets" in f for f in result.flags)
     assert "whatsup/B/two-way/in-front-behind:pair" in metrics
     assert result.extra["benchmark"]["name"] == "What'sUp"
+
+
+def test_runner_on_winoground_with_a_paper_named_hf_clip(tmp_path):
+    """Full path: runner -> HF backend -> suite -> run directory; the dir name matches ViT-B/32."""
+    fixtures = pytest.importorskip("model_fixtures")
+    from vlmaudit.runner import run
+
+    spec = fixtures.make_tiny_hf_clip(tmp_path / "clip-vit-base-patch32")
+    images = tmp_path / "wino" / "images"
+    images.mkdir(parents=True)
+    rows = []
+    for i in range(3):
+        for k in (0, 1):
+            Image.new("RGBA", (12, 12), (70 * i, 90 * k, 40, 200)).save(images / f"ex_{i}_img_{k}.png")
+        rows.append({"id": i, "image_0": f"ex_{i}_img_0", "image_1": f"ex_{i}_img_1",
+                     "caption_0": f"a dog left of a cat {i}", "caption_1": f"a cat left of a dog {i}",
+                     "tag": "Noun", "secondary_tag": "", "num_main_preds": 1, "collapsed_tag": "Object"})
+    (tmp_path / "wino" / "examples.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    summary = run([spec], ["spatial"], [f"winoground:{tmp_path / 'wino'}"], out=tmp_path / "run",
+                  cache_dir=None, options={"spatial": {"n_boot": 20}}, progress=False)
+    (unit,) = summary.units
+    metrics = {f"{m['group']}:{m['name']}": m for m in unit["metrics"]}
+    assert metrics["winoground:group"]["n"] == 3
+    assert metrics["winoground:text"]["reference"]["value"] == pytest.approx(0.3075)
+    assert metrics["winoground/collapsed_tag/Object:image"]["reference"]["value"] == pytest.approx(0.078)
+    assert unit["headline"] == ["winoground/text", "winoground/image", "winoground/group"]
