@@ -48,6 +48,8 @@ def test_generated_scenes_end_to_end_with_a_bag_of_words_model(toy_model, scenes
     assert any(f.startswith("hackable: scenes/sugarcrepe_add_obj") for f in strict.flags)
     assert any(f.startswith("reconstructed:") for f in strict.flags)
     assert len(strict.samples["scenes/order"][0]["options"]) == 5
+    assert {"scenes/order/precision@1", "scenes/hard_positives_swap/brittleness"} <= set(strict.headline)
+    assert len(strict.headline_metrics()) == len(strict.headline) == 12 + 2 + 1
 
     legacy = _run(toy_model, scenes, tie_policy="argmax-first")
     # ARO's option orders: VG-R-like lists the false caption first (ties lose), Order the true one (ties win)

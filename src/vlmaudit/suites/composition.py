@@ -112,7 +112,7 @@ def _run_part(part: Part, tables, config: Config, ctx: RunContext) -> tuple[Eval
     aggregate, _ = aggregator(main, Pool([ev]))
     gold = np.asarray([item.gold for item in part.items])
     extra = {
-        "benchmark": {k: v for k, v in asdict(bench).items() if k not in ("exclude_list",)},
+        "benchmark": asdict(bench),
         "tie_policy": policy,
         "tie_policies": policy_sweep(tables.model, gold, rule, TIE_POLICIES, ctx.seed, aggregate),
         **({"macro": macro_tables} if macro_tables else {}),
@@ -147,9 +147,11 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         extra["per_benchmark"][part.group] = part_extra
         if config.save_samples:
             samples[part.group] = sample_rows(ev, outcome_key(part.bench))
+    headline = [key for part in parts for key in _headline(part.group, part.bench)]
     for combo in combos:
         bench = next(p.bench for p in parts if p.group in combo.groups)
         metrics += _combine(combo, evaluated, bench, config, ctx)
+        headline += _headline(combo.group, bench)
     for metric in metrics:
         for name in hackable(metric.baselines):
             flags.append(f"hackable: {metric.group} {metric.name} blind {name} = "
@@ -164,8 +166,14 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
     return [SuiteResult(
         suite="composition", model=ctx.model.spec, data=data.spec.name, metrics=metrics,
         config=asdict(config), samples=samples, flags=flags, extra=extra,
-        data_fingerprint=data.fingerprint(), seconds=time.perf_counter() - started,
+        data_fingerprint=data.fingerprint(), seconds=time.perf_counter() - started, headline=headline,
     )]
+
+
+def _headline(group: str, bench: Benchmark) -> list[str]:
+    """Summary-table keys: the main score (and Brittleness beside Aug accuracy)."""
+    names = [bench.main_score] + (["brittleness"] if bench.rule == "triplet" else [])
+    return [f"{group}/{name}" for name in names]
 
 
 @dataclass(frozen=True)
