@@ -34,7 +34,10 @@ def split_spec(spec: str) -> tuple[str, str]:
 def load_model(spec: str = DEFAULT_MODEL, *, device: str = "cpu", dtype: str = "fp32") -> ImageTextModel:
     """Resolve a spec such as "hf:openai/clip-vit-base-patch32" to a ready, eval-mode model."""
     backend, rest = split_spec(spec)
-    loader = MODEL_BACKENDS.get(backend)
+    try:
+        loader = MODEL_BACKENDS.get(backend)
+    except SpecError as err:
+        raise SpecError(f"model spec {spec!r}: {err}") from None
     return loader(rest, device=torch.device(device), dtype=parse_dtype(dtype))
 
 

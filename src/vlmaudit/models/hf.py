@@ -136,16 +136,24 @@ def load(rest: str, *, device: torch.device, dtype: torch.dtype) -> HFModel:
     try:
         model, info = AutoModel.from_pretrained(source, local_files_only=True, dtype=dtype,
                                                 output_loading_info=True)
-        processor = AutoImageProcessor.from_pretrained(source, local_files_only=True, backend="pil")
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
     except Exception as exc:
-        raise load_error(spec, f"cannot load weights/processor/tokenizer from the {where}", exc) from exc
+        raise load_error(spec, f"cannot load weights from the {where}", exc) from exc
     if info.get("missing_keys"):
         missing = sorted(info["missing_keys"])
         raise load_error(spec, f"checkpoint lacks {len(missing)} weights (e.g. {missing[0]}); refusing to "
                                "evaluate randomly initialised layers")
     if not (hasattr(model, "get_image_features") and hasattr(model, "get_text_features")):
         raise load_error(spec, f"{type(model).__name__} is not an image-text dual encoder")
+    try:
+        processor = AutoImageProcessor.from_pretrained(source, local_files_only=True, backend="pil")
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    except Exception as exc:
+        raise load_error(spec, f"cannot load the image processor/tokenizer from the {where}", exc) from exc
+    vocab = getattr(config.get_text_config(), "vocab_size", None)
+    if vocab and 2 * len(tokenizer) < vocab:
+        # transformers 5 builds an (almost) empty tokenizer when the files are missing, instead of failing
+        raise load_error(spec, f"tokenizer has {len(tokenizer)} tokens for a {vocab}-token text model; "
+                               "are the tokenizer files missing?")
     family = family_of(config.model_type)
     try:
         text = text_settings(family, tokenizer, config.get_text_config())
