@@ -176,3 +176,18 @@ def make_tiny_hf_siglip2(path: str | Path, seed: int = 0) -> str:
     Siglip2ImageProcessor(patch_size=TINY_PATCH, max_num_patches=16).save_pretrained(path)
     clip_tokenizer(64).save_pretrained(path)
     return f"hf:{path}"
+
+
+def fake_hub_snapshot(cache: str | Path, repo: str) -> Path:
+    """An empty snapshot folder in the layout huggingface_hub's cache uses (refs/main -> revision).
+
+    Write model files into the returned folder and point `huggingface_hub.constants.HF_HUB_CACHE`
+    at `cache` to test loading hub names from the local cache without any network.
+    """
+    revision = "0" * 40
+    folder = Path(cache) / f"models--{repo.replace('/', '--')}"
+    (folder / "refs").mkdir(parents=True, exist_ok=True)
+    (folder / "refs" / "main").write_text(revision)
+    snapshot = folder / "snapshots" / revision
+    snapshot.mkdir(parents=True, exist_ok=True)
+    return snapshot

@@ -10,7 +10,13 @@ from PIL import Image
 from skimage import data
 from transformers import AutoImageProcessor
 
-from model_fixtures import make_hf_clip_b32, make_tiny_hf_clip, make_tiny_hf_siglip, make_tiny_hf_siglip2
+from model_fixtures import (
+    fake_hub_snapshot,
+    make_hf_clip_b32,
+    make_tiny_hf_clip,
+    make_tiny_hf_siglip,
+    make_tiny_hf_siglip2,
+)
 from vlmaudit.models import load_model
 
 CAPTIONS = ["a red cube left of a blue ball", "a photo of a cat", "two dogs."]
@@ -179,6 +185,17 @@ def test_weights_hash_tracks_weights(tmp_path, dirs, clip):
     assert again.weights_hash == clip.weights_hash and again.fingerprint == clip.fingerprint
     other = load_model(make_tiny_hf_clip(tmp_path / "other", seed=1))
     assert other.weights_hash != clip.weights_hash and other.fingerprint != clip.fingerprint
+
+
+def test_hub_name_loads_from_local_cache(tmp_path, monkeypatch, clip):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    make_tiny_hf_clip(fake_hub_snapshot(tmp_path / "hub", "vlmaudit-test/tiny-clip"))
+    cached = load_model("hf:vlmaudit-test/tiny-clip")
+    assert cached.spec == "hf:vlmaudit-test/tiny-clip"
+    assert cached.weights_hash == clip.weights_hash
+    assert torch.equal(cached.encode_texts(CAPTIONS), clip.encode_texts(CAPTIONS))
 
 
 @pytest.mark.slow

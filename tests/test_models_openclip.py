@@ -6,7 +6,6 @@ import shutil
 import time
 import warnings
 import zipfile
-from pathlib import Path
 
 import open_clip
 import pytest
@@ -15,7 +14,7 @@ from open_clip.transform import PreprocessCfg, image_transform_v2
 from PIL import Image
 from skimage import data
 
-from model_fixtures import make_tiny_openclip
+from model_fixtures import fake_hub_snapshot, make_tiny_openclip
 from vlmaudit.errors import ModelLoadError
 from vlmaudit.models import load_model
 from vlmaudit.models._openclip_source import _arch_preprocess, _is_openai_checkpoint
@@ -145,17 +144,6 @@ def test_uncached_tag_never_downloads(tmp_path, monkeypatch):
         load_model("openclip:ViT-B-32:laion2b_s34b_b79k")
 
 
-def _fake_hub_cache(root: Path, repo: str, filename: str) -> Path:
-    """The layout huggingface_hub writes: models--org--name/{refs/main, snapshots/<rev>/file}."""
-    revision = "0" * 40
-    folder = root / f"models--{repo.replace('/', '--')}"
-    (folder / "refs").mkdir(parents=True)
-    (folder / "refs" / "main").write_text(revision)
-    snapshot = folder / "snapshots" / revision
-    snapshot.mkdir(parents=True)
-    return snapshot / filename
-
-
 @pytest.mark.slow
 def test_vit_b32_quickgelu_checkpoint_and_openai_tag(tmp_path, monkeypatch):
     """Real ViT-B-32-quickgelu random weights; as a checkpoint, and as the cached `openai` tag."""
@@ -164,7 +152,7 @@ def test_vit_b32_quickgelu_checkpoint_and_openai_tag(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     start = time.perf_counter()
     repo = "timm/vit_base_patch32_clip_224.openai"  # where open_clip's `openai` tag lives on the hub
-    target = _fake_hub_cache(tmp_path / "hub", repo, "open_clip_pytorch_model.bin")
+    target = fake_hub_snapshot(tmp_path / "hub", repo) / "open_clip_pytorch_model.bin"
     spec = make_tiny_openclip(target.parent, arch="ViT-B-32-quickgelu", filename=target.name)
     built = time.perf_counter()
     with warnings.catch_warnings():
