@@ -198,6 +198,38 @@ def test_hub_name_loads_from_local_cache(tmp_path, monkeypatch, clip):
     assert torch.equal(cached.encode_texts(CAPTIONS), clip.encode_texts(CAPTIONS))
 
 
+def test_generic_automodel_dual_encoder(tmp_path):
+    """A family we do not special-case (MetaCLIP 2) goes through AutoModel + get_*_features."""
+    from transformers import CLIPImageProcessor, MetaClip2Config, MetaClip2Model
+
+    from model_fixtures import clip_tokenizer
+
+    text = {"vocab_size": 49408, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 49407}
+    vision = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "image_size": 32, "patch_size": 8}
+    config = MetaClip2Config(text_config=text, vision_config=vision, projection_dim=8)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        MetaClip2Model(config).save_pretrained(tmp_path)
+    square = {"height": 32, "width": 32}
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size=square).save_pretrained(tmp_path)
+    clip_tokenizer().save_pretrained(tmp_path)
+    model = load_model(f"hf:{tmp_path}")
+    assert model.family == "auto" and model.text.padding == "longest"
+    processor = AutoImageProcessor.from_pretrained(tmp_path, backend="pil")
+    tokens = model.tokenizer(CAPTIONS, padding=True, return_tensors="pt")
+    pixel_values = processor(images=photos(), return_tensors="pt").pixel_values
+    with torch.no_grad():
+        expected = model.model.get_image_features(pixel_values=pixel_values).pooler_output
+        text_ref = model.model.get_text_features(**tokens).pooler_output
+        got, texts = model.encode_images(model.preprocess(photos())), model.encode_texts(CAPTIONS)
+    assert got.shape == (3, 8) and torch.allclose(got, expected, atol=1e-5)
+    assert torch.allclose(texts, text_ref, atol=1e-6)
+    with pytest.raises(NotImplementedError):
+        model.text_tokens(CAPTIONS)
+
+
 @pytest.mark.slow
 def test_vit_b32_sized_clip_with_real_bpe(tmp_path):
     """Default CLIPConfig (ViT-B/32 dims), random weights, CLIP BPE rebuilt from open_clip's vocab."""
