@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import torchvision.transforms.v2.functional as F
-from PIL import Image
+from PIL import Image, ImageFilter
 from torchvision.transforms import InterpolationMode
 
 from vlmaudit.data.images import to_rgb
@@ -53,9 +52,8 @@ def _rotate(image: Image.Image, rng, degrees_clockwise: float) -> Image.Image:
 
 
 def _blur(image: Image.Image, rng, sigma_fraction: float) -> Image.Image:
-    sigma = sigma_fraction * min(image.size)
-    kernel = 2 * math.ceil(3 * sigma) + 1
-    return F.gaussian_blur(image, [kernel, kernel], [sigma, sigma])
+    """Pillow's Gaussian (radius = standard deviation): ~100x faster than a torch conv per image."""
+    return image.filter(ImageFilter.GaussianBlur(radius=sigma_fraction * min(image.size)))
 
 
 def _perspective(image: Image.Image, rng: np.random.Generator, distortion: float) -> Image.Image:
