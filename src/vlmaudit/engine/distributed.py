@@ -2,9 +2,11 @@
 
 The uncached inputs are cut into exactly the batches one process would use, and in each round
 of `world` batches rank r embeds batch r. Each batch therefore sees the same inputs and padding
-as in a single process, so results are bit-identical whatever the world size. After each round
-the ranks `all_gather` the round's rows (padded to the largest shard: the last round is uneven),
-so every rank holds the full result and rank 0 can write the cache as the work progresses.
+as in a single process, so results are bit-identical whatever the world size (given the same
+threads per process: torchrun sets OMP_NUM_THREADS=1, and on CPU the intra-op thread count can
+change a reduction's last bits). After each round the ranks `all_gather` the round's rows (padded
+to the largest shard: the last round is uneven), so every rank holds the full result and rank 0
+can write the cache as the work progresses.
 Failures are exchanged before the tensors, so an error on one rank is raised on all of them
 instead of leaving the others waiting in a collective.
 """
