@@ -109,15 +109,6 @@ class Engine:
         keys = [f"t:{text}" for text in texts]
         return self._embed("texts", keys, dict(zip(keys, texts, strict=True)), self._encode_texts, normalize)
 
-    def describe(self) -> dict:
-        """Provenance: the model block plus how the embeddings were produced."""
-        return {
-            "model": self.model.describe(),
-            "batch_size": self.batch_size,
-            "cache": str(self.cache.path) if self.cache is not None else None,
-            "world_size": World.current().size,
-        }
-
     def stats_dict(self) -> dict:
         """Counts for provenance: how much was computed versus served from memory or disk."""
         return {
