@@ -210,3 +210,20 @@ def test_generated_scenes():
     res, _ = run(Config(n_images=6, transforms=NAMES_24[:6], n_boot=20), source)
     assert len(res.samples["trials"]) == 36
     assert any("generated scenes" in flag for flag in res.flags)
+
+
+def test_view_geometry_reports_what_preprocessing_hides():
+    from vlmaudit.suites.transforms import Item, view_geometry
+
+    square = [Item(memory_image(Image.new("RGB", (20, 20), (9, 9, 9))), "x")]
+    by_name = {t.name: t for t in load_catalogue()}
+    chosen = [by_name[n] for n in ("stretch_horizontal", "rotate_90", "center_crop")]
+    table, flags = view_geometry(square, chosen, "shortest")
+    assert table["stretch_horizontal"]["visible_fraction"] == pytest.approx(0.5)
+    assert table["rotate_90"] == {"aspect_ratio": 1.0, "visible_fraction": 1.0, "aspect_changed": False}
+    assert flags == ["model preprocessing centre-crops away part of: stretch_horizontal (50%); "
+                     "originals lose 0%"]
+    _, flags = view_geometry(square, chosen, "squash")
+    assert flags == ["model preprocessing squashes to a square, undoing the aspect change of: "
+                     "stretch_horizontal"]
+

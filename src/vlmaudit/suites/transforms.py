@@ -136,6 +136,42 @@ def _embed(ctx: RunContext, items: list[Item], transforms: list[Transform], text
     return grid[:, 0], grid[:, 1:], images[-1], ctx.engine.texts(texts)
 
 
+def view_geometry(items: list[Item], transforms: list[Transform], resize_mode: str,
+                  limit: int = 5) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """What the model's preprocessing leaves of each transform's geometry, on the first images.
+
+    Shortest-side resize + centre crop shows min(w,h)^2 / (w*h) of a non-square image (a stretched
+    or rotated photo loses its edges); squash shows everything but resizes to a square, which
+    undoes a stretch on a square input. Both are reported so a "blind" result can be read right.
+    """
+    def shown(size: tuple[int, int]) -> float:
+        w, h = size
+        return 1.0 if resize_mode == "squash" else min(w, h) ** 2 / (w * h)
+
+    images = [item.ref.load() for item in items[:limit]]
+    base = float(np.mean([shown(image.size) for image in images]))
+    squares = all(image.size[0] == image.size[1] for image in images)
+    table, cropped, undone = {}, [], []
+    for t in transforms:
+        out = [t(image).size for image in images]
+        visible = float(np.mean([shown(size) for size in out]))
+        changed = any(w * b != h * a for (w, h), (a, b) in zip(out, (i.size for i in images), strict=True))
+        table[t.name] = {"aspect_ratio": float(np.mean([w / h for w, h in out])), "visible_fraction": visible,
+                         "aspect_changed": changed}
+        if visible < base - 0.01:
+            cropped.append(f"{t.name} ({1 - visible:.0%})")
+        if changed and squares and resize_mode == "squash":
+            undone.append(t.name)
+    flags = []
+    if cropped:
+        flags.append(f"model preprocessing centre-crops away part of: {', '.join(cropped)}; "
+                     f"originals lose {1 - base:.0%}")
+    if undone:
+        flags.append(f"model preprocessing squashes to a square, undoing the aspect change of: "
+                     f"{', '.join(undone)}")
+    return table, flags
+
+
 def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
     _validate(config)
     catalogue = load_catalogue(config.transforms_file or None, seed=config.seed)
@@ -167,10 +203,11 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
     setup = Setup(names, categories, config.tie_policy, config.seed, config.n_boot,
                   config.probe_test_fraction, paper_model(ctx.model.spec))
     analysis = analyse(scores, wrong, img_t.numpy(), (cap_desc, captions), setup)
+    geometry, geometry_flags = view_geometry(items, transforms, ctx.model.preprocessing.resize_mode)
     extra = analysis.extra | {
         "transforms": [t.row() for t in transforms], "n_images": n, "n_transforms": k,
         "template": config.template, "bare_template": config.bare_template,
-        "preprocessing": ctx.model.preprocessing.to_dict(),
+        "preprocessing": ctx.model.preprocessing.to_dict(), "view_geometry": geometry,
         "paper_notes": paper_table()["notes"], "paper_exp2_gap_range": paper_table()["exp2_gap_range"],
     }
     figures = {
@@ -184,7 +221,7 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         suite=SUITE.name, model=ctx.model.spec, data=data.spec.name, metrics=analysis.metrics,
         config=asdict(config), samples={"trials": _samples(items, transforms, chosen, desc, wrong, scores,
                                                            analysis.outcomes)},
-        flags=_flags(config, data, k) + analysis.flags, figures=figures, extra=extra,
+        flags=_flags(config, data, k) + analysis.flags + geometry_flags, figures=figures, extra=extra,
         data_fingerprint=data.fingerprint(), headline=HEADLINE,
     )]
 
