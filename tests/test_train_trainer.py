@@ -37,7 +37,7 @@ def patches(step: int, negatives: bool = False) -> Batch:
 
 
 def config(**overrides) -> TrainConfig:
-    base = {"steps": 30, "lr": 5e-3, "progress": False, "threads": 2, "bf16": False}
+    base = {"steps": 30, "lr": 5e-3, "progress": False, "threads": 1, "bf16": False}
     return TrainConfig(**{**base, **overrides})
 
 

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vlmaudit.models.tokenizer import WordTokenizer
@@ -70,7 +69,8 @@ class DualEncoderConfig:
 
 
 class Block(nn.Module):
-    """Pre-LN transformer block on scaled_dot_product_attention (fused on CPU)."""
+    """Pre-LN transformer block. Attention is written out: at <= 65 tokens on CPU it is 1.3-7x
+    faster (forward + backward, bf16) than torch's fused scaled_dot_product_attention kernel."""
 
     def __init__(self, width: int, heads: int, mlp_ratio: int, causal: bool) -> None:
         super().__init__()
@@ -85,7 +85,11 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, t, w = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(n, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
-        attn = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+        scores = (q @ k.transpose(-1, -2)) * (w // self.heads) ** -0.5
+        if self.causal:
+            future = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
+            scores = scores.masked_fill(future, float("-inf"))
+        attn = scores.softmax(dim=-1) @ v
         x = x + self.out(attn.transpose(1, 2).reshape(n, t, w))
         return x + self.mlp(self.ln2(x))
 

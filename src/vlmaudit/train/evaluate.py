@@ -1,0 +1,139 @@
+"""Held-out quality of a scenes model: the built-in model's bar plus its known compositional blind spots.
+
+All scenes come from a generator stream never used in training (default 1234, the generator's
+documented held-out stream; training uses stream = training seed, and the recipe refuses 1234).
+Prompts follow reference/builtin_prototype.md:
+- shape: argmax over "a {shape}";
+- colour / size / context: per class, the renormalised mean embedding of "a {colour} {shape}" /
+  "a {size} {shape}" / "a {shape} on {context}" over all shapes (a prompt ensemble), argmax;
+  all on single-object scenes;
+- retrieval: two-object scenes in pools of `pool`, canonical full captions; image->text and
+  text->image R@1 averaged over pools (a hit is any text/image with the identical caption);
+- relation swap: "A rel B on ctx" vs "B rel A on ctx" on two-object scenes (chance 50 %);
+- binding swap: colours exchanged between the two objects, in the full caption ("binding_full")
+  and in "a c1 s1 and a c2 s2" ("binding_and"), on scenes whose objects differ in colour and shape.
+Two-way and K-way choices use the strict tie policy (a tie counts as wrong).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vlmaudit.data.scenes import COLOURS, CONTEXTS, SHAPES, SIZES, Scene, describe, generate_scenes, scene_ref
+from vlmaudit.data.scenes.grammar import assemble, scene_clauses
+from vlmaudit.data.scenes.meaning import ObjectDesc
+from vlmaudit.engine.core import Engine
+from vlmaudit.metrics.selection import pairwise, select
+from vlmaudit.models.base import ImageTextModel
+
+HELDOUT_SEED = 1234
+BAR = {"shape": 0.95, "colour": 0.95, "context": 0.90, "i2t_r1": 0.70, "t2i_r1": 0.70}
+
+
+def _ensemble(engine: Engine, classes: tuple[str, ...], template: str) -> torch.Tensor:
+    """[C, D]: per class, the renormalised mean of the template's embeddings over all shapes."""
+    rows = []
+    for value in classes:
+        texts = [template.format(value=value, shape=shape) for shape in SHAPES]
+        rows.append(F.normalize(engine.texts(texts).mean(dim=0), dim=-1))
+    return torch.stack(rows)
+
+
+def _accuracy(images: torch.Tensor, prompts: torch.Tensor, gold: list[int]) -> float:
+    return select((images @ prompts.T).numpy(), np.asarray(gold)).accuracy
+
+
+def zero_shot(engine: Engine, scenes: list[Scene]) -> dict[str, float]:
+    """Shape / colour / size / context accuracy on single-object scenes."""
+    images = engine.images([scene_ref(s) for s in scenes])
+    objects = [s.objects[0] for s in scenes]
+    shapes = engine.texts([f"a {shape}" for shape in SHAPES])
+    return {
+        "shape": _accuracy(images, shapes, [SHAPES.index(o.shape) for o in objects]),
+        "colour": _accuracy(images, _ensemble(engine, COLOURS, "a {value} {shape}"),
+                            [COLOURS.index(o.colour) for o in objects]),
+        "size": _accuracy(images, _ensemble(engine, SIZES, "a {value} {shape}"),
+                          [SIZES.index(o.size) for o in objects]),
+        "context": _accuracy(images, _ensemble(engine, CONTEXTS, "a {shape} on {value}"),
+                             [CONTEXTS.index(s.context) for s in scenes]),
+    }
+
+
+def retrieval(engine: Engine, scenes: list[Scene], pool: int) -> dict[str, float]:
+    """Mean R@1 over consecutive pools of `pool` scenes with their canonical captions."""
+    images = engine.images([scene_ref(s) for s in scenes])
+    captions = [describe(s).text for s in scenes]
+    texts = engine.texts(captions)
+    i2t, t2i = [], []
+    for start in range(0, len(scenes) - pool + 1, pool):
+        sims = images[start : start + pool] @ texts[start : start + pool].T
+        names = np.asarray(captions[start : start + pool])
+        i2t.append(float((names[sims.argmax(dim=1).numpy()] == names).mean()))
+        t2i.append(float((names[sims.argmax(dim=0).numpy()] == names).mean()))
+    return {"i2t_r1": float(np.mean(i2t)), "t2i_r1": float(np.mean(t2i))}
+
+
+def _two_way(engine: Engine, scenes: list[Scene], true: list[str], false: list[str]) -> float:
+    images = engine.images([scene_ref(s) for s in scenes])
+    pos = (images * engine.texts(true)).sum(dim=1).numpy()
+    neg = (images * engine.texts(false)).sum(dim=1).numpy()
+    return pairwise(pos, neg).accuracy
+
+
+def relation_swap(engine: Engine, scenes: list[Scene]) -> float:
+    """Canonical "A rel B on ctx" against "B rel A on ctx" (object phrases exchanged)."""
+    true, false = [], []
+    for scene in scenes:
+        (a, rel, b), = scene_clauses(scene)
+        true.append(assemble([(a, rel, b)], scene.context).text)
+        false.append(assemble([(b, rel, a)], scene.context).text)
+    return _two_way(engine, scenes, true, false)
+
+
+def binding_swap(engine: Engine, scenes: list[Scene]) -> dict[str, float]:
+    """Colours exchanged between the two objects, in the full caption and in the "A and B" form."""
+    full_true, full_false, and_true, and_false = [], [], [], []
+    for scene in scenes:
+        (a, rel, b), = scene_clauses(scene)
+        sa, sb = replace(a, colour=b.colour), replace(b, colour=a.colour)
+        full_true.append(assemble([(a, rel, b)], scene.context).text)
+        full_false.append(assemble([(sa, rel, sb)], scene.context).text)
+        ca, cb = ObjectDesc(a.shape, a.colour), ObjectDesc(b.shape, b.colour)
+        and_true.append(assemble([(ca,), (cb,)], None).text)
+        swapped = [(replace(ca, colour=cb.colour),), (replace(cb, colour=ca.colour),)]
+        and_false.append(assemble(swapped, None).text)
+    return {"binding_full": _two_way(engine, scenes, full_true, full_false),
+            "binding_and": _two_way(engine, scenes, and_true, and_false)}
+
+
+def evaluate_builtin(
+    model: ImageTextModel,
+    n: int = 1000,
+    seed: int = HELDOUT_SEED,
+    pool: int = 100,
+    compositional: bool = True,
+) -> dict[str, float]:
+    """Held-out metrics of a scenes model: `n` single-object and `n` two-object scenes (see module doc).
+
+    Scene streams: singles are indices [0, n), two-object scenes [n, 2n), binding scenes [2n, 3n)
+    of stream `seed`, so the three sets never share a scene's random draws.
+    """
+    engine = Engine(model, batch_size=256)
+    singles = generate_scenes(n, seed, start=0, n_objects=1)
+    pairs = generate_scenes(n, seed, start=n, n_objects=2)
+    out = {**zero_shot(engine, singles), **retrieval(engine, pairs, pool)}
+    if compositional:
+        out["relation_swap"] = relation_swap(engine, pairs)
+        out.update(binding_swap(engine, generate_scenes(n, seed, start=2 * n, n_objects=2,
+                                                        differ=("colour", "shape"))))
+    out["n"] = n
+    out["seed"] = seed
+    return out
+
+
+def passes_bar(metrics: dict[str, float], bar: dict[str, float] | None = None) -> dict[str, bool]:
+    return {key: metrics[key] >= threshold for key, threshold in (bar or BAR).items()}
