@@ -96,7 +96,7 @@ def train_builtin(recipe: BuiltinRecipe, out_dir: Path, *, resume: bool = False,
     result = Trainer(model, config, out_dir).fit(SceneBatches(recipe.seed, recipe.batch_size), resume=resume)
     provenance = {
         "recipe": recipe.to_dict(),
-        "command": command_line(recipe),
+        "command": command_line(recipe, torch.get_num_threads()),
         "generator_version": GENERATOR_VERSION,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
@@ -114,9 +114,9 @@ def train_builtin(recipe: BuiltinRecipe, out_dir: Path, *, resume: bool = False,
     return BuiltinRun(model, result, digest, path)
 
 
-def command_line(recipe: BuiltinRecipe) -> str:
-    """The CLI call that reproduces a recipe (for model cards and provenance)."""
-    args = f"--steps {recipe.steps} --seed {recipe.seed} --batch-size {recipe.batch_size}"
+def command_line(recipe: BuiltinRecipe, threads: int) -> str:
+    """The CLI call that reproduces a recipe's weights hash (for model cards and provenance)."""
+    args = f"--steps {recipe.steps} --seed {recipe.seed} --batch-size {recipe.batch_size} --threads {threads}"
     if recipe.preset != "scenes":
         args += f" --preset {recipe.preset}"
     return f"vlmaudit train builtin {args}"
