@@ -160,3 +160,10 @@ def test_probe_finds_an_encoded_transform_and_not_a_missing_one():
     assert absent.correct[absent.test_images].mean() < 0.6
     with pytest.raises(ValueError):
         sc.linear_probe(noise[:1])
+
+
+def test_identical_groups_finds_descriptions_the_text_encoder_cannot_separate():
+    emb = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.6, 0.8],
+                                                      [0.0, 2.0]]), dim=-1)
+    assert sc.identical_groups(emb, ["a", "b", "c", "d", "e"]) == [["a", "c"], ["b", "e"]]
+    assert sc.identical_groups(torch.eye(3), ["a", "b", "c"]) == []

@@ -227,3 +227,17 @@ def test_view_geometry_reports_what_preprocessing_hides():
     assert flags == ["model preprocessing squashes to a square, undoing the aspect change of: "
                      "stretch_horizontal"]
 
+
+
+def test_indistinct_descriptions_are_flagged(tmp_path):
+    """The toy text encoder is a bag of words: reordered descriptions embed identically."""
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"mode": "replace", "transforms": [
+        {"name": "a", "category": "geometric", "op": "hflip", "descriptions": ["flipped left right"]},
+        {"name": "b", "category": "geometric", "op": "vflip", "descriptions": ["right left flipped"]},
+        {"name": "c", "category": "colour", "op": "invert", "descriptions": ["inverted"]}]}))
+    res, _ = run(Config(transforms_file=str(path), n_boot=20), caption_source(3))
+    assert res.extra["indistinct_descriptions"] == [["a", "b"]]
+    assert any("descriptions of 2 transforms identically" in flag for flag in res.flags)
+    rows = [r for r in res.samples["trials"] if r["transform"] in ("a", "b")]
+    assert rows and all(r["exp3_bare_top1"] == 0.0 for r in rows)  # strict: a tie is never a win

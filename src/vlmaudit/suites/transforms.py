@@ -203,11 +203,17 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
     setup = Setup(names, categories, config.tie_policy, config.seed, config.n_boot,
                   config.probe_test_fraction, paper_model(ctx.model.spec))
     analysis = analyse(scores, wrong, img_t.numpy(), (cap_desc, captions), setup)
-    geometry, geometry_flags = view_geometry(items, transforms, ctx.model.preprocessing.resize_mode)
+    geometry, model_flags = view_geometry(items, transforms, ctx.model.preprocessing.resize_mode)
+    indistinct = sc.identical_groups(lookup(bare)[0], names)
+    if indistinct:
+        count = sum(map(len, indistinct))
+        model_flags.append(f"text encoder embeds the descriptions of {count} transforms identically in "
+                           f"{len(indistinct)} group(s): Exp 3 ties among them by construction")
     extra = analysis.extra | {
         "transforms": [t.row() for t in transforms], "n_images": n, "n_transforms": k,
         "template": config.template, "bare_template": config.bare_template,
         "preprocessing": ctx.model.preprocessing.to_dict(), "view_geometry": geometry,
+        "indistinct_descriptions": indistinct,
         "paper_notes": paper_table()["notes"], "paper_exp2_gap_range": paper_table()["exp2_gap_range"],
     }
     figures = {
@@ -221,7 +227,7 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         suite=SUITE.name, model=ctx.model.spec, data=data.spec.name, metrics=analysis.metrics,
         config=asdict(config), samples={"trials": _samples(items, transforms, chosen, desc, wrong, scores,
                                                            analysis.outcomes)},
-        flags=_flags(config, data, k) + analysis.flags + geometry_flags, figures=figures, extra=extra,
+        flags=_flags(config, data, k) + analysis.flags + model_flags, figures=figures, extra=extra,
         data_fingerprint=data.fingerprint(), headline=HEADLINE,
     )]
 

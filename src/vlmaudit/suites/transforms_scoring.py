@@ -56,6 +56,24 @@ def cosine_scores(img_o, img_t, neutral, cap, cap_desc, bare, ensemble) -> Score
     )
 
 
+def identical_groups(embeddings: torch.Tensor, names: list[str], tol: float = 1e-6) -> list[list[str]]:
+    """Transforms whose description embeddings coincide (cosine >= 1 - tol), in groups of 2+.
+
+    A text encoder that cannot tell two descriptions apart (e.g. both read as unknown words) makes
+    Exp 3 tie between them whatever the image shows; the result must say so.
+    """
+    same = (embeddings @ embeddings.T) >= 1.0 - tol
+    groups, seen = [], set()
+    for i in range(len(names)):
+        if i in seen:
+            continue
+        members = [j for j in range(len(names)) if same[i, j]]
+        seen.update(members)
+        if len(members) > 1:
+            groups.append([names[j] for j in members])
+    return groups
+
+
 def _np(tensor: torch.Tensor) -> np.ndarray:
     return tensor.float().cpu().numpy().astype(np.float32)
 
