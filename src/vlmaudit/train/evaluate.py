@@ -125,7 +125,7 @@ def evaluate_builtin(
     engine = Engine(model, batch_size=256)
     singles = generate_scenes(n, seed, start=0, n_objects=1)
     pairs = generate_scenes(n, seed, start=n, n_objects=2)
-    out = {**zero_shot(engine, singles), **retrieval(engine, pairs, pool)}
+    out = {**zero_shot(engine, singles), **retrieval(engine, pairs, min(pool, n))}
     if compositional:
         out["relation_swap"] = relation_swap(engine, pairs)
         out.update(binding_swap(engine, generate_scenes(n, seed, start=2 * n, n_objects=2,
