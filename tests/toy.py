@@ -40,3 +40,8 @@ class ToyModel(ImageTextModel):
             # permuted captions differ by an ulp instead of tying exactly
             rows.append(torch.stack([self._word(w) for w in sorted(words)]).sum(0))
         return torch.stack(rows)
+
+
+def load(rest: str, *, device, dtype) -> ToyModel:
+    """Backend entry so tests can use the spec "toy:<dim>" through the public loading path."""
+    return ToyModel(dim=int(rest or 32))

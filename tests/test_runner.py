@@ -1,0 +1,65 @@
+"""The runner end to end with a fake suite: files, provenance, atomicity, resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import fake_suite
+from vlmaudit.errors import SpecError, VlmauditError
+from vlmaudit.registry import DATASETS, MODEL_BACKENDS, SUITES
+from vlmaudit.runner import run
+
+
+@pytest.fixture(autouse=True)
+def _register_fakes():
+    MODEL_BACKENDS.register("toy", "toy:load")
+    SUITES.register("fake", "fake_suite:SUITE")
+    DATASETS.register("fake", "fake_suite:open_source")
+    fake_suite.CALLS.clear()
+    yield
+
+
+def test_run_writes_results_samples_figures_and_provenance(tmp_path):
+    summary = run(["toy:16"], ["fake"], out=tmp_path / "run", cache_dir=None, progress=False)
+    unit = tmp_path / "run" / "toy-16" / "fake" / "fake"
+    payload = json.loads((unit / "results.json").read_text())
+    assert payload["metrics"][0]["name"] == "accuracy"
+    assert payload["metrics"][0]["chance"] == pytest.approx(0.25)
+    prov = payload["provenance"]
+    assert prov["model"]["spec"] == "toy:bow-16-0"
+    assert prov["data"]["fingerprint"]
+    assert prov["libraries"]["torch"]
+    assert (unit / payload["samples"]["trials"]).read_text().count("\n") == 4
+    assert (unit / payload["figures"][0]).stat().st_size > 0
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["complete"] is True
+    assert len(summary.units) == 1
+
+
+def test_crash_leaves_no_complete_looking_result(tmp_path):
+    with pytest.raises(RuntimeError, match="half-way"):
+        run(["toy:16"], ["fake"], out=tmp_path / "run", cache_dir=None, progress=False,
+            options={"fake": {"fail": "true"}})
+    assert not list((tmp_path / "run").rglob("results.json"))
+    assert not (tmp_path / "run" / "summary.json").exists()
+    assert not [p for p in (tmp_path / "run").rglob("*") if ".tmp" in p.name]
+
+
+def test_resume_skips_finished_units_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "run"
+    run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False)
+    with pytest.raises(VlmauditError, match="not empty"):
+        run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False)
+    summary = run(["toy:16", "toy:8"], ["fake"], out=out, cache_dir=None, progress=False, resume=True)
+    assert fake_suite.CALLS == ["fake", "fake"]  # first run, then only the new model
+    assert [u["model"] for u in summary.units] == ["toy:16", "toy:8"]
+
+
+def test_unknown_suite_option_and_spec_errors(tmp_path):
+    with pytest.raises(SpecError, match="unknown option"):
+        run(["toy:16"], ["fake"], out=tmp_path / "a", cache_dir=None, options={"fake": {"nope": "1"}})
+    with pytest.raises(SpecError, match="unknown suites 'nope'|unknown suites"):
+        run(["toy:16"], ["nope"], out=tmp_path / "b", cache_dir=None)
+    with pytest.raises(SpecError, match="BACKEND:NAME"):
+        run(["just-a-name"], ["fake"], out=tmp_path / "c", cache_dir=None)
