@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 audit: setup
-	$(BIN)/vlmaudit run --out runs/audit
+	$(BIN)/vlmaudit run
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -12,14 +12,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from vlmaudit.atomic import write_json_atomic, write_text_atomic
 from vlmaudit.data.source import DataSource, open_data
 from vlmaudit.engine import Engine
 from vlmaudit.errors import SpecError
 from vlmaudit.models import DEFAULT_MODEL, load_model
 from vlmaudit.registry import SUITES
 from vlmaudit.report.provenance import environment, now
-from vlmaudit.report.rundir import RunDirectory, write_json_atomic
+from vlmaudit.report.rundir import RunDirectory
 from vlmaudit.report.schema import SuiteResult
+from vlmaudit.report.table import markdown_table
 from vlmaudit.suites.base import RunContext, build_config
 
 DEFAULT_SUITES = ("transforms", "composition", "spatial")
@@ -59,8 +61,10 @@ def run(
     on_unit: optional callback(payload) after each finished unit, for live printing.
     """
     started = time.perf_counter()
-    models = list(models) or [DEFAULT_MODEL]
-    suite_names = list(suites) or [s for s in DEFAULT_SUITES if s in SUITES.names()]
+    # a name given twice is one unit, not two (dict keeps the user's order)
+    models = list(dict.fromkeys(models)) or [DEFAULT_MODEL]
+    data = list(dict.fromkeys(data))
+    suite_names = list(dict.fromkeys(suites)) or [s for s in DEFAULT_SUITES if s in SUITES.names()]
     suite_objs = {name: SUITES.get(name) for name in suite_names}
     options = options or {}
     _reject_unknown_option_suites(options, suite_names)
@@ -116,6 +120,7 @@ def run(
             _record(summary, rundir.load(spec, suite_name, data_text), manifest_path, on_unit)
 
     summary.seconds = time.perf_counter() - started
+    write_text_atomic(out_dir / "summary.md", markdown_table(summary.units))
     write_json_atomic(out_dir / "summary.json", {
         "complete": True, "seconds": round(summary.seconds, 3), "config": config_record,
         "units": [{k: u[k] for k in ("model", "suite", "data")} for u in summary.units],

@@ -9,12 +9,11 @@ Under `torchrun` the work is sharded across ranks and rank 0 writes the file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import click
 
+from vlmaudit.atomic import atomic_path
 from vlmaudit.errors import DataError, SpecError
 
 OUT_SUFFIXES = (".npz", ".safetensors")
@@ -54,22 +53,15 @@ def write_embeddings(out: Path, arrays: dict, keys: dict[str, list[str]], model:
     """npz: arrays + keys + model JSON; safetensors: tensors + the rest as string metadata."""
     import numpy as np
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if out.suffix == ".npz":
-                extra = {name: np.array(values, dtype=str) for name, values in keys.items()}
-                np.savez(handle, **arrays, **extra, model=np.array(json.dumps(model)))
-            else:
-                from safetensors.numpy import save
+    with atomic_path(out) as tmp, tmp.open("wb") as handle:
+        if out.suffix == ".npz":
+            extra = {name: np.array(values, dtype=str) for name, values in keys.items()}
+            np.savez(handle, **arrays, **extra, model=np.array(json.dumps(model)))
+        else:
+            from safetensors.numpy import save
 
-                metadata = {name: json.dumps(values) for name, values in keys.items()}
-                handle.write(save(arrays, metadata={**metadata, "model": json.dumps(model)}))
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            metadata = {name: json.dumps(values) for name, values in keys.items()}
+            handle.write(save(arrays, metadata={**metadata, "model": json.dumps(model)}))
 
 
 @click.command()

@@ -19,9 +19,9 @@ def ls(what: str) -> None:
     """List models, suites, datasets or transforms."""
     if what == "models":
         rows = [(f"{e.name}:...", e.summary) for e in MODEL_BACKENDS.entries()]
-        from vlmaudit.models.builtin import BUILTIN_MODELS
+        from vlmaudit.models.builtin import shipped_models
 
-        rows += [(f"builtin:{name}", summary) for name, summary in BUILTIN_MODELS.items()]
+        rows += [(f"builtin:{name}", summary) for name, summary in shipped_models().items()]
         _print(rows)
     elif what == "suites":
         _print([(e.name, e.summary) for e in SUITES.entries()])

@@ -27,6 +27,7 @@ def _announce(payload: dict) -> None:
 
 
 @click.command()
+@click.argument("more_suites", nargs=-1, metavar="[SUITES]...")
 @click.option("--model", "models", multiple=True, help="Model spec (repeatable); default builtin:scenes.")
 @click.option("--suite", "suites", multiple=True, help="Suite name(s), repeatable; default all.")
 @click.option("--data", "data", multiple=True, help="Dataset name or path (repeatable); default per suite.")
@@ -39,18 +40,21 @@ def _announce(payload: dict) -> None:
 @click.option("--cache-dir", default="default", help="Embedding cache dir; 'none' disables.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def run(models, suites, data, out, device, dtype, batch_size, seed, option_pairs, cache_dir, resume, quiet):
-    """Run audit suites on one or more models and print a summary table."""
-    from vlmaudit.report.table import markdown_table, print_table
+def run(more_suites, models, suites, data, out, device, dtype, batch_size, seed, option_pairs, cache_dir,
+        resume, quiet):
+    """Run audit suites on one or more models and print a summary table.
+
+    Suites may also be named positionally: `vlmaudit run --suite composition spatial`.
+    """
+    from vlmaudit.report.table import print_table
     from vlmaudit.runner import run as run_audit
 
-    suite_names = [name for entry in suites for name in entry.split()]
+    suite_names = [name for entry in (*suites, *more_suites) for name in entry.replace(",", " ").split()]
     summary = run_audit(
         models=list(models), suites=suite_names, data=list(data), out=out, device=device, dtype=dtype,
         batch_size=batch_size, seed=seed, options=parse_options(option_pairs),
         cache_dir=None if cache_dir == "none" else cache_dir, resume=resume, progress=not quiet,
         on_unit=_announce,
     )
-    (summary.out / "summary.md").write_text(markdown_table(summary.units))
     print_table(summary.units)
     click.echo(f"results: {summary.out}  ({summary.seconds:.1f} s)")

@@ -141,7 +141,7 @@ def hash_state_dict(state: dict[str, torch.Tensor]) -> str:
     """Content hash of weights, independent of file format or key order."""
     digest = hashlib.sha256()
     for name in sorted(state):
-        tensor = state[name].detach().cpu().contiguous().reshape(-1)  # 0-dim tensors cannot be viewed as bytes
+        tensor = state[name].detach().cpu().contiguous().reshape(-1)  # 0-dim tensors have no bytes view
         digest.update(name.encode())
         digest.update(str(tuple(tensor.shape)).encode())
         digest.update(str(tensor.dtype).encode())

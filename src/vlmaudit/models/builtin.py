@@ -56,6 +56,20 @@ class BuiltinModel(ImageTextModel):
         return {"tokenizer": "word", "config_hash": self._config_hash}
 
 
+def shipped_models() -> dict[str, str]:
+    """Shipped names -> one-line summary (from their JSON record, without loading weights)."""
+    rows = {}
+    for config in sorted(WEIGHTS_DIR.glob("*.json")):
+        record = json.loads(config.read_text())
+        arch = record.get("arch", {})
+        rows[config.stem] = (
+            f"{arch.get('image_size')} px conv+ViT image tower, {arch.get('text_depth')}-layer text "
+            f"transformer, {len(arch.get('vocab', []))}-word vocab, dim {arch.get('embed_dim')}; "
+            f"weights {record.get('weights_hash', '?')[:8]}"
+        )
+    return rows
+
+
 def resolve_paths(name: str) -> tuple[Path, Path]:
     """(weights, config) for a shipped name or a path to a trained model / its run directory."""
     if "/" in name or name.endswith(".safetensors"):

@@ -9,11 +9,10 @@ Entries are never rewritten: new items are appended, existing ones are checked.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from vlmaudit.atomic import write_json_atomic
 from vlmaudit.errors import DataError
 from vlmaudit.perturb.text_order import SCHEMES, OrderOptions, Tagger, item_seed, load_tagger, order_options
 
@@ -99,13 +98,4 @@ def _read(path: Path, header: dict) -> dict[str, dict]:
 
 
 def _write(path: Path, data: dict) -> None:
-    """Atomic write (temp file + rename), so an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, data, indent=1, sort_keys=True)

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from vlmaudit.atomic import json_default, write_json_atomic
 from vlmaudit.errors import VlmauditError
 from vlmaudit.report.schema import SuiteResult
 
@@ -23,29 +24,6 @@ def slug(text: str) -> str:
     """Filesystem-safe, readable name for a spec ("hf:openai/clip" -> "hf-openai-clip")."""
     cleaned = re.sub(r"[^A-Za-z0-9._=-]+", "-", text).strip("-")
     return cleaned[:80] or "default"
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=False, default=_json_default)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 class RunDirectory:
@@ -99,7 +77,7 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         for row in rows:
-            handle.write(json.dumps(row, default=_json_default) + "\n")
+            handle.write(json.dumps(row, default=json_default) + "\n")
 
 
 def _close_figures(result: SuiteResult) -> None:

@@ -43,17 +43,41 @@ def markdown_table(payloads: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def strongest_blind(baselines: dict[str, float] | None) -> str:
+    """The best image-blind scorer: the number a score must beat before it says anything visual."""
+    scorers = {k: v for k, v in (baselines or {}).items() if k not in NOT_SCORERS and v is not None}
+    if not scorers:
+        return ""
+    name, value = max(scorers.items(), key=lambda item: item[1])
+    return f"{name} {_fmt(value)}"
+
+
+# Fractions of items, not accuracies of a blind scorer: shown in their own column.
+NOT_SCORERS = frozenset({"bow_equivalent"})
+TERMINAL_COLUMNS = ("metric", "value", "ci95", "chance", "ties", "n", "best blind", "bow-tied", "paper")
+
+
 def print_table(payloads: list[dict[str, Any]]) -> None:
+    """One compact table per (model, suite, data); summary.md keeps every baseline."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="vlmaudit summary", show_lines=False)
-    for column in COLUMNS:
-        table.add_column(column, overflow="fold")
+    console = Console()
+    if not console.is_terminal:  # logs and CI: rich would fold everything to 80 columns
+        console = Console(width=140)
     for payload in payloads:
-        for row in headline_rows(payload):
-            table.add_row(*(row[c] for c in COLUMNS))
-    Console(width=200).print(table)
+        title = f"{payload['model']} / {payload['suite']} / {payload['data']}"
+        table = Table(title=title, title_justify="left", show_lines=False)
+        for column in TERMINAL_COLUMNS:
+            table.add_column(column, overflow="fold", justify="left" if column == "metric" else "right",
+                             no_wrap=column == "metric")
+        chosen = {row["metric"]: row for row in headline_rows(payload)}
+        baselines = {f"{m['group']}/{m['name']}".strip("/"): m.get("baselines") for m in payload["metrics"]}
+        for metric, row in chosen.items():
+            extra = {"best blind": strongest_blind(baselines.get(metric)),
+                     "bow-tied": _fmt((baselines.get(metric) or {}).get("bow_equivalent"))}
+            table.add_row(*(extra[c] if c in extra else row[c] for c in TERMINAL_COLUMNS))
+        console.print(table)
     flags = sorted({f for p in payloads for f in p.get("flags", [])})
     for flag in flags:
-        Console().print(f"[yellow]flag:[/yellow] {flag}")
+        console.print(f"[yellow]flag:[/yellow] {flag}", soft_wrap=True)

@@ -8,7 +8,6 @@ written to a temporary name and renamed, so an interrupted save never leaves a t
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from vlmaudit.atomic import atomic_path
 from vlmaudit.errors import DataError
 
 FORMAT = "vlmaudit-train-ckpt-1"
@@ -57,10 +57,8 @@ def save_checkpoint(
         "param_groups": json.dumps(opt["param_groups"]),
         "meta": json.dumps(meta or {}, sort_keys=True),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
     return path
 
 
