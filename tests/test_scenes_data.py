@@ -83,6 +83,23 @@ def test_data_source_from_spec():
             open_data(bad)
 
 
+def test_data_source_draws_biased_and_balanced_splits():
+    biased = open_data("scenes?n=40&seed=3&split=biased&minority=0.1")
+    assert all(len(s.objects) == 1 for s in biased.scenes)
+    majority = {"circle": "grass", "square": "sand"}
+    off = [s for s in biased.scenes if s.context != majority[s.objects[0].shape]]
+    assert len(off) == 4  # 10% of each 20-scene class
+    balanced = open_data(
+        "scenes?n=40&seed=3&split=balanced&attribute=colour&values=red,blue&contexts=snow,water"
+    )
+    combos = Counter((s.objects[0].colour, s.context) for s in balanced.scenes)
+    assert set(combos.values()) == {10} and len(combos) == 4
+    assert biased.fingerprint() != open_data("scenes?n=40&seed=3&split=biased&minority=0.2").fingerprint()
+    for bad in ("scenes?split=skewed", "scenes?split=biased&objects=1-2", "scenes?split=biased&attribute=x"):
+        with pytest.raises(SpecError):
+            open_data(bad)
+
+
 def test_export_atomic_and_complete(tmp_path):
     out = export_scenes(tmp_path / "ds", 6, 3)
     rows = [json.loads(line) for line in (out / "captions.jsonl").read_text().splitlines()]

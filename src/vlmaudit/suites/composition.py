@@ -73,7 +73,9 @@ def plan(data: DataSource, config: Config, seed: int) -> tuple[list[Part], list[
         unknown = sorted(set(config.benchmarks) - set(SCENE_BENCHMARKS))
         if unknown:
             raise SpecError(f"unknown generated benchmarks {unknown} (known: {sorted(SCENE_BENCHMARKS)})")
-        built = build_scene_benchmarks(data.scenes, seed, config.benchmarks or tuple(SCENE_BENCHMARKS))
+        # all by default, so skip those these scenes cannot support; named ones must all be built
+        wanted = config.benchmarks or tuple(SCENE_BENCHMARKS)
+        built = build_scene_benchmarks(data.scenes, seed, wanted, skip_unsupported=not config.benchmarks)
         parts = [Part(SCENE_BENCHMARKS[k], SCENE_BENCHMARKS[k].name, items) for k, items in built.items()]
         sc = tuple(p.group for p in parts if "/sugarcrepe_" in p.group)
         return parts, [Combined("scenes/sugarcrepe_overall", sc, "micro")] if len(sc) > 1 else []
@@ -157,6 +159,10 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
             flags.append(f"hackable: {metric.group} {metric.name} blind {name} = "
                          f"{metric.baselines[name]:.3f} >= {HACKABLE_THRESHOLD}")
     flags += sorted({p.bench.reconstructed for p in parts if p.bench.reconstructed})
+    if data.kind == "scenes" and not config.benchmarks:
+        present = {p.bench.name for p in parts}
+        if skipped := [key for key, bench in SCENE_BENCHMARKS.items() if bench.name not in present]:
+            flags.append(f"skipped: generated benchmarks no scene supports: {', '.join(skipped)}")
     info = getattr(data, "info", {}) if data.kind != "scenes" else {}
     if info:
         extra["data_notes"] = info

@@ -170,9 +170,10 @@ def _item(name: str, scene: Scene, rng: random.Random) -> tuple[tuple[str, ...],
 
 
 def build_scene_benchmarks(
-    scenes: Sequence[Scene], seed: int, names: Sequence[str]
+    scenes: Sequence[Scene], seed: int, names: Sequence[str], *, skip_unsupported: bool = False
 ) -> dict[str, list[CaptionChoice]]:
-    """name -> items over `scenes`; a benchmark no scene supports is a DataError."""
+    """name -> items over `scenes`. A benchmark no scene supports (relations in one-object scenes)
+    is a DataError, or left out with `skip_unsupported`, unless none at all is supported."""
     out: dict[str, list[CaptionChoice]] = {}
     for name in names:
         items = []
@@ -182,7 +183,10 @@ def build_scene_benchmarks(
             if built is not None:
                 options, gold, group = built
                 items.append(CaptionChoice(scene_ref(scene), options, gold, group, f"scene{index}"))
-        if not items:
+        if not items and not skip_unsupported:
             raise DataError(f"generated benchmark {name}: no scene among {len(scenes)} supports it")
-        out[name] = items
+        if items:
+            out[name] = items
+    if not out:
+        raise DataError(f"no generated benchmark of {', '.join(names)} is supported by {len(scenes)} scenes")
     return out

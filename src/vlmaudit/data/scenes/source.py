@@ -1,8 +1,11 @@
-"""`--data scenes?n=..&seed=..&size=..&objects=..`: generated scenes as a data source.
+"""`--data scenes?n=..&seed=..&size=..&objects=..&split=..`: generated scenes as a data source.
 
 Defaults: n=500 scenes of the held-out stream seed=1234 (the built-in model trains on stream 0;
-see generate.py for the seed scheme), 64 px, 1-3 objects. The fingerprint covers the options and
-GENERATOR_VERSION, so caches and results are invalidated when the generator changes.
+see generate.py for the seed scheme), 64 px, 1-3 objects, split=random. `split=biased` or
+`split=balanced` draws a classification split (splits.py) over `attribute` (shape) with classes
+`values` (circle,square) tied to `contexts` (grass,sand); `minority` is the biased split's
+minority fraction (0.05). The fingerprint covers the options and GENERATOR_VERSION, so caches and
+results are invalidated when the generator changes.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from vlmaudit.data.images import ImageRef
 from vlmaudit.data.scenes.generate import SceneConfig, generate_scenes
 from vlmaudit.data.scenes.graph import Scene
 from vlmaudit.data.scenes.render import scene_ref
+from vlmaudit.data.scenes.splits import balanced_split, biased_split
 from vlmaudit.data.scenes.vocab import GENERATOR_VERSION
 from vlmaudit.data.source import DataSpec, fingerprint_of
 from vlmaudit.errors import SpecError
 
 DEFAULT_N = 500
 HELD_OUT_SEED = 1234
-OPTIONS = ("n", "seed", "size", "objects")
+OPTIONS = ("n", "seed", "size", "objects", "split", "attribute", "values", "contexts", "minority")
+SPLITS = ("random", "biased", "balanced")
 
 
 def parse_objects(text: str) -> tuple[int, int]:
@@ -41,7 +46,10 @@ class ScenesSource:
     kind: str = "scenes"
 
     def fingerprint(self) -> str:
-        return fingerprint_of("scenes", GENERATOR_VERSION, self.n, self.seed, asdict(self.config))
+        return fingerprint_of(
+            "scenes", GENERATOR_VERSION, self.n, self.seed, asdict(self.config),
+            sorted(self.spec.options.items()),
+        )
 
     def refs(self) -> list[ImageRef]:
         return [scene_ref(s) for s in self.scenes]
@@ -56,6 +64,29 @@ def open_source(spec: DataSpec) -> ScenesSource:
     n, seed = spec.option("n", DEFAULT_N, int), spec.option("seed", HELD_OUT_SEED, int)
     if n < 1:
         raise SpecError(f"data option n={n} must be >= 1")
-    low, high = parse_objects(spec.options.get("objects", "1-3"))
+    # classification splits label object 0: one object unless asked otherwise
+    default_objects = "1-3" if spec.options.get("split", "random") == "random" else "1"
+    low, high = parse_objects(spec.options.get("objects", default_objects))
     config = SceneConfig(image_size=spec.option("size", 64, int), min_objects=low, max_objects=high)
-    return ScenesSource(spec, config, n, seed, generate_scenes(n, seed, config))
+    return ScenesSource(spec, config, n, seed, _draw(spec, n, seed, config))
+
+
+def _draw(spec: DataSpec, n: int, seed: int, config: SceneConfig) -> list[Scene]:
+    split = spec.option("split", "random")
+    if split not in SPLITS:
+        raise SpecError(f"data option split={split!r} must be one of {', '.join(SPLITS)}")
+    if split == "random":
+        return generate_scenes(n, seed, config)
+    if config.min_objects != config.max_objects:
+        raise SpecError(f"split={split} needs a fixed object count (objects=1, 2 or 3), not a range")
+    common = {
+        "attribute": spec.option("attribute", "shape"),
+        "values": tuple(spec.option("values", "circle,square").split(",")),
+        "contexts": tuple(spec.option("contexts", "grass,sand").split(",")),
+        "n_objects": config.min_objects,
+        "config": config,
+    }
+    if split == "balanced":
+        return balanced_split(n, seed, **common)
+    minority = spec.option("minority", 0.05, float)
+    return list(biased_split(n, seed, minority_fraction=minority, **common).scenes)
