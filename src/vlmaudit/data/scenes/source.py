@@ -25,6 +25,7 @@ DEFAULT_N = 500
 HELD_OUT_SEED = 1234
 OPTIONS = ("n", "seed", "size", "objects", "split", "attribute", "values", "contexts", "minority")
 SPLITS = ("random", "biased", "balanced")
+SPLIT_OPTIONS = ("split", "attribute", "values", "contexts", "minority")  # the rest is in SceneConfig/n/seed
 
 
 def parse_objects(text: str) -> tuple[int, int]:
@@ -48,7 +49,7 @@ class ScenesSource:
     def fingerprint(self) -> str:
         return fingerprint_of(
             "scenes", GENERATOR_VERSION, self.n, self.seed, asdict(self.config),
-            sorted(self.spec.options.items()),
+            sorted((k, v) for k, v in self.spec.options.items() if k in SPLIT_OPTIONS),
         )
 
     def refs(self) -> list[ImageRef]:
