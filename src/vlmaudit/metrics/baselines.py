@@ -17,6 +17,8 @@ from typing import Literal
 import numpy as np
 import torch
 
+from vlmaudit.report.schema import Metric
+
 Options = Sequence[Sequence[str]]  # per item: its option captions, in the benchmark's order
 
 _WORD = re.compile(r"\w+(?:'\w+)?")
@@ -90,3 +92,11 @@ def hackable(baselines: dict[str, float], threshold: float = HACKABLE_THRESHOLD)
     return sorted(
         name for name, value in baselines.items() if name.startswith("length_") and value >= threshold
     )
+
+
+def hackable_flags(metrics: Sequence[Metric]) -> list[str]:
+    """One `hackable:` result flag per metric that a caption-length scorer wins."""
+    return [
+        f"hackable: {m.group} {m.name} blind {name} = {m.baselines[name]:.3f} >= {HACKABLE_THRESHOLD}"
+        for m in metrics for name in hackable(m.baselines or {})
+    ]

@@ -17,7 +17,7 @@ import numpy as np
 from vlmaudit.data.choice import CaptionChoice
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import SpecError
-from vlmaudit.metrics.baselines import HACKABLE_THRESHOLD, hackable
+from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.selection import TIE_POLICIES
 from vlmaudit.report.schema import Metric, SuiteResult
 from vlmaudit.suites.base import RunContext
@@ -154,10 +154,7 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         bench = next(p.bench for p in parts if p.group in combo.groups)
         metrics += _combine(combo, evaluated, bench, config, ctx)
         headline += _headline(combo.group, bench)
-    for metric in metrics:
-        for name in hackable(metric.baselines):
-            flags.append(f"hackable: {metric.group} {metric.name} blind {name} = "
-                         f"{metric.baselines[name]:.3f} >= {HACKABLE_THRESHOLD}")
+    flags += hackable_flags(metrics)
     flags += sorted({p.bench.reconstructed for p in parts if p.bench.reconstructed})
     if data.kind == "scenes" and not config.benchmarks:
         present = {p.bench.name for p in parts}

@@ -27,6 +27,7 @@ from vlmaudit.data.readers import whatsup as whatsup_reader
 from vlmaudit.data.readers import winoground as winoground_reader
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
+from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.report.schema import Metric, SuiteResult
 from vlmaudit.suites import spatial_mmvp, spatial_whatsup, spatial_winoground
 from vlmaudit.suites.base import RunContext
@@ -69,6 +70,7 @@ class SpatialSuite:
         if data.kind not in runners:
             raise SpecError(f"suite spatial cannot run on {data.kind!r} data (accepts {self.accepts})")
         metrics, samples, flags, extra, headline = runners[data.kind](ctx, data, config, scorer, kit)
+        flags += hackable_flags(metrics)
         if config.score_dtype != "fp32":
             flags.append(f"scores computed in {config.score_dtype} (legacy emulation), not fp32")
         return [SuiteResult(

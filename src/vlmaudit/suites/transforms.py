@@ -38,6 +38,7 @@ from PIL import Image
 from vlmaudit.data.images import ImageRef, memory_image
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
+from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.selection import TIE_POLICIES
 from vlmaudit.perturb.image_transforms import Transform, load_catalogue, select_transforms
 from vlmaudit.report.schema import SuiteResult
@@ -227,7 +228,8 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         suite=SUITE.name, model=ctx.model.spec, data=data.spec.name, metrics=analysis.metrics,
         config=asdict(config), samples={"trials": _samples(items, transforms, chosen, desc, wrong, scores,
                                                            analysis.outcomes)},
-        flags=_flags(config, data, k) + analysis.flags + model_flags, figures=figures, extra=extra,
+        flags=_flags(config, data, k) + analysis.flags + model_flags + hackable_flags(analysis.metrics),
+        figures=figures, extra=extra,
         data_fingerprint=data.fingerprint(), headline=HEADLINE,
     )]
 

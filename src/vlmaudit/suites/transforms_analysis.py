@@ -88,7 +88,7 @@ def _binary(out: Analysis, scores: sc.Scores, wrong: np.ndarray, texts: tuple[li
     _metrics(out, "accuracy", "exp1", e1, setup, 0.5, ref=reference(setup.paper, "exp1"),
              baselines={"plain_caption": plain.accuracy}, notes="s(I',C') > s(I,C')")
     _metrics(out, "accuracy", "exp2", e2, setup, 0.5, ref=reference(setup.paper, "exp2"),
-             baselines={"longer_caption": longer.accuracy, "neutral_image": neutral.accuracy},
+             baselines={"length_longer": longer.accuracy, "neutral_image": neutral.accuracy},
              notes="s(I',C') > s(I',C)")
     _metrics(out, "accuracy", "control/exp2_wrong", e2_wrong, setup, 0.5,
              notes="s(I',C'_true) > s(I',C'_wrong); C'_wrong describes another transform")
