@@ -11,9 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from vlmaudit.models._geometry import ReferencePreprocessing
 from vlmaudit.models._loading import load_error
-from vlmaudit.models.base import Interpolation
+from vlmaudit.models.base import Interpolation, Preprocessing
 
 _RESAMPLE: dict[int, Interpolation] = {0: "nearest", 2: "bilinear", 3: "bicubic"}
 _SIGLIP_FAMILIES = ("siglip", "siglip2")
@@ -24,7 +23,7 @@ def family_of(model_type: str) -> str:
     return model_type if model_type in ("clip", *_SIGLIP_FAMILIES) else "auto"
 
 
-def preprocessing_from_processor(config: dict, spec: str) -> ReferencePreprocessing:
+def preprocessing_from_processor(config: dict, spec: str) -> Preprocessing:
     """Build the square geometry + mean/std that the HF image processor (PIL backend) applies."""
     resample = int(config.get("resample", 3))
     if resample not in _RESAMPLE:
@@ -52,7 +51,7 @@ def preprocessing_from_processor(config: dict, spec: str) -> ReferencePreprocess
             raise load_error(spec, f"image processor squashes to {size} then crops to {crop}; not supported")
     else:
         raise load_error(spec, f"image processor size {size_cfg} is not square; not supported")
-    return ReferencePreprocessing(int(size), mean, std, mode, _RESAMPLE[resample], crop_offset="floor")
+    return Preprocessing(int(size), mean, std, mode, _RESAMPLE[resample], crop_offset="floor")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from PIL import Image
 
 ResizeMode = Literal["shortest", "squash"]
 Interpolation = Literal["bicubic", "bilinear", "nearest"]
+CropOffset = Literal["floor", "round"]
 
 _PIL_RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
@@ -29,13 +30,20 @@ _PIL_RESAMPLE = {
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """Everything that turns a PIL image into model pixels; data on the model, not caller code."""
+    """Everything that turns a PIL image into model pixels; data on the model, not caller code.
+
+    "shortest" truncates the long side, as torchvision (open_clip, OpenAI CLIP) and transformers
+    both do; they disagree on the centre-crop offset when the margin is odd: transformers floors,
+    torchvision rounds half to even. One pixel of shift moves embeddings, so each backend declares
+    which reference it follows (`crop_offset`) and is tested against it.
+    """
 
     image_size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     resize_mode: ResizeMode = "shortest"  # shortest side to size, then centre crop; or squash
     interpolation: Interpolation = "bicubic"
+    crop_offset: CropOffset = "floor"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,10 +55,9 @@ class Preprocessing:
         if self.resize_mode == "squash":
             return image.resize((size, size), resample=resample)
         w, h = image.size
-        scale = size / min(w, h)
-        new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
+        new_w, new_h = (size, int(size * h / w)) if w <= h else (int(size * w / h), size)
         image = image.resize((new_w, new_h), resample=resample)
-        left, top = (new_w - size) // 2, (new_h - size) // 2
+        left, top = _crop_offset(new_w - size, self.crop_offset), _crop_offset(new_h - size, self.crop_offset)
         return image.crop((left, top, left + size, top + size))
 
     def pixels(self, images: list[Image.Image]) -> torch.Tensor:
@@ -63,6 +70,10 @@ class Preprocessing:
         mean = torch.tensor(self.mean, dtype=pixels.dtype, device=pixels.device).view(1, 3, 1, 1)
         std = torch.tensor(self.std, dtype=pixels.dtype, device=pixels.device).view(1, 3, 1, 1)
         return (pixels - mean) / std
+
+
+def _crop_offset(margin: int, rule: CropOffset) -> int:
+    return margin // 2 if rule == "floor" else round(margin / 2.0)
 
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

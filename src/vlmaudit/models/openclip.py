@@ -19,10 +19,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vlmaudit.models._geometry import ReferencePreprocessing
 from vlmaudit.models._loading import load_error, seeded
 from vlmaudit.models._openclip_source import Source, is_torchscript, parse, quick_gelu_switch
-from vlmaudit.models.base import ImageTextModel, hash_state_dict
+from vlmaudit.models.base import ImageTextModel, Preprocessing, hash_state_dict
 
 
 class OpenClipModel(ImageTextModel):
@@ -123,7 +122,7 @@ def _output_tokens(module: nn.Module) -> Iterator[None]:
         module.output_tokens = previous
 
 
-def preprocessing_from_cfg(cfg: dict, spec: str) -> ReferencePreprocessing:
+def preprocessing_from_cfg(cfg: dict, spec: str) -> Preprocessing:
     size = cfg["size"]
     if isinstance(size, list | tuple):
         if len(set(size)) != 1:
@@ -133,7 +132,7 @@ def preprocessing_from_cfg(cfg: dict, spec: str) -> ReferencePreprocessing:
         raise load_error(spec, f"resize_mode {cfg['resize_mode']!r} is not supported (shortest or squash)")
     if cfg.get("interpolation", "bicubic") not in ("bicubic", "bilinear", "nearest"):
         raise load_error(spec, f"interpolation {cfg['interpolation']!r} is not supported")
-    return ReferencePreprocessing(int(size), tuple(cfg["mean"]), tuple(cfg["std"]),
+    return Preprocessing(int(size), tuple(cfg["mean"]), tuple(cfg["std"]),
                                   cfg.get("resize_mode", "shortest"), cfg.get("interpolation", "bicubic"),
                                   crop_offset="round")
 
