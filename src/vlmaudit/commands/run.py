@@ -28,9 +28,12 @@ def _announce(payload: dict) -> None:
 
 @click.command()
 @click.argument("more_suites", nargs=-1, metavar="[SUITES]...")
-@click.option("--model", "models", multiple=True, help="Model spec (repeatable); default builtin:scenes.")
+@click.option("--model", "models", multiple=True,
+              help="builtin:NAME, hf:DIR_OR_HUB_NAME or openclip:ARCH[:TAG_OR_CKPT] (repeatable); "
+                   "default builtin:scenes.")
 @click.option("--suite", "suites", multiple=True, help="Suite name(s), repeatable; default all.")
-@click.option("--data", "data", multiple=True, help="Dataset name or path (repeatable); default per suite.")
+@click.option("--data", "data", multiple=True,
+              help="NAME[:PATH][?k=v&...] or a path (repeatable); default: each suite's own.")
 @click.option("--out", type=click.Path(), default=None, help="Run directory (default runs/<time>-<model>).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--dtype", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]))
@@ -44,7 +47,15 @@ def run(more_suites, models, suites, data, out, device, dtype, batch_size, seed,
         resume, quiet):
     """Run audit suites on one or more models and print a summary table.
 
-    Suites may also be named positionally: `vlmaudit run --suite composition spatial`.
+    \b
+    Examples:
+      vlmaudit run                                   all suites, builtin:scenes, generated scenes
+      vlmaudit run composition spatial               suites named positionally (or --suite NAME)
+      vlmaudit run --model hf:DIR --model openclip:ViT-B-32-quickgelu:openai
+      vlmaudit run composition --data "sugarcrepe:DIR?images=COCO_VAL2017"
+      vlmaudit run --data "scenes?n=200&seed=7" --option transforms.n_images=100
+
+    Specs: `vlmaudit ls models|suites|datasets|transforms`.
     """
     from vlmaudit.report.table import print_table
     from vlmaudit.runner import run as run_audit
