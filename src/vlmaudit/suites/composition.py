@@ -27,6 +27,7 @@ from vlmaudit.suites.composition_metrics import (
     Pool,
     aggregator,
     build_metrics,
+    computable,
     metric_specs,
     outcome_key,
 )
@@ -106,15 +107,21 @@ def _run_part(part: Part, tables, config: Config, ctx: RunContext) -> tuple[Eval
     bench, policy = part.bench, _policy(config, part.bench)
     rule = triplet_rule if bench.rule == "triplet" else choice_rule(outcome_key(bench))
     ev = evaluate(part.group, part.items, tables, rule, policy, ctx.seed, triplet=bench.rule == "triplet")
-    specs = metric_specs(bench, grouped=any(item.group for item in part.items))
+    wanted = metric_specs(bench, grouped=any(item.group for item in part.items))
+    specs = [s for s in wanted if computable(s, Pool([ev]))]
     notes = "; ".join(filter(None, [f"tie_policy={policy}", bench.reconstructed]))
     metrics, macro_tables = build_metrics(Pool([ev]), specs, part.group, model_spec=ctx.model.spec,
                                           seed=ctx.seed, n_boot=config.n_boot, notes=notes)
-    main = next(s for s in specs if s.name == bench.main_score)
+    main = next((s for s in specs if s.name == bench.main_score), specs[0])
     aggregate, _ = aggregator(main, Pool([ev]))
     gold = np.asarray([item.gold for item in part.items])
     extra = {
         "benchmark": asdict(bench),
+        "main_score": main.name,
+        "not_computed": [
+            f"{part.group}/{s.name}: no group has >= {s.min_count} items outside the exclusion list; "
+            f"the headline shows {main.name}" for s in wanted if s not in specs
+        ],
         "tie_policy": policy,
         "tie_policies": policy_sweep(tables.model, gold, rule, TIE_POLICIES, ctx.seed, aggregate),
         **({"macro": macro_tables} if macro_tables else {}),
@@ -149,7 +156,9 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         extra["per_benchmark"][part.group] = part_extra
         if config.save_samples:
             samples[part.group] = sample_rows(ev, outcome_key(part.bench))
-    headline = [key for part in parts for key in _headline(part.group, part.bench)]
+        flags += part_extra["not_computed"]
+    headline = [key for part in parts for key in _headline(
+        part.group, part.bench, extra["per_benchmark"][part.group]["main_score"])]
     for combo in combos:
         bench = next(p.bench for p in parts if p.group in combo.groups)
         metrics += _combine(combo, evaluated, bench, config, ctx)
@@ -173,9 +182,9 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
     )]
 
 
-def _headline(group: str, bench: Benchmark) -> list[str]:
+def _headline(group: str, bench: Benchmark, main: str = "") -> list[str]:
     """Summary-table keys: the main score (and Brittleness beside Aug accuracy)."""
-    names = [bench.main_score] + (["brittleness"] if bench.rule == "triplet" else [])
+    names = [main or bench.main_score] + (["brittleness"] if bench.rule == "triplet" else [])
     return [f"{group}/{name}" for name in names]
 
 

@@ -6,6 +6,7 @@ SugarCrepe micro overall and the Hard-Positive REPLACE mean over subsets share o
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -48,6 +49,18 @@ def metric_specs(bench: Benchmark, *, grouped: bool) -> list[MetricSpec]:
         specs.append(MetricSpec("macro_accuracy", "accuracy", bench.chance, "macro", True,
                                 bench.min_count, excluded(bench.exclude_list)))
     return specs
+
+
+def computable(spec: MetricSpec, pool: Pool) -> bool:
+    """False for a macro mean with no group left after min_count and the exclusion list.
+
+    A small VG-Attribution (`limit=`, a fixture) has no attribute pair seen 25 times: its macro
+    accuracy is undefined, and the run reports the micro accuracy instead of failing.
+    """
+    if spec.aggregation != "macro":
+        return True
+    counts = Counter(pool.keys("macro"))
+    return any(n >= spec.min_count and key not in spec.exclude for key, n in counts.items())
 
 
 def outcome_key(bench: Benchmark) -> str:
