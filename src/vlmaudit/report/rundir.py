@@ -7,6 +7,7 @@ skips exactly the units whose folder exists.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -21,9 +22,15 @@ from vlmaudit.report.schema import SuiteResult
 
 
 def slug(text: str) -> str:
-    """Filesystem-safe, readable name for a spec ("hf:openai/clip" -> "hf-openai-clip")."""
+    """Filesystem-safe, readable name for a spec ("hf:openai/clip" -> "hf-openai-clip").
+
+    A name over 80 characters is cut and ends in a hash of the full text, so two specs that differ
+    only after the cut (a long path, then `subsets=a` vs `subsets=b`) never share a unit folder.
+    """
     cleaned = re.sub(r"[^A-Za-z0-9._=-]+", "-", text).strip("-")
-    return cleaned[:80] or "default"
+    if len(cleaned) > 80:
+        cleaned = f"{cleaned[:71]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+    return cleaned or "default"
 
 
 class RunDirectory:
