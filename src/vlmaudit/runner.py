@@ -17,6 +17,7 @@ from vlmaudit.data.source import DataSource, open_data
 from vlmaudit.engine import Engine
 from vlmaudit.errors import SpecError
 from vlmaudit.models import DEFAULT_MODEL, load_model
+from vlmaudit.models._loading import library_progress
 from vlmaudit.registry import SUITES
 from vlmaudit.report.provenance import environment, now
 from vlmaudit.report.rundir import RunDirectory
@@ -98,7 +99,8 @@ def run(
                     _record(summary, rundir.load(spec, s, d), manifest_path, on_unit)
         if not todo:
             continue
-        model = load_model(spec, device=device, dtype=dtype)
+        with library_progress(progress):
+            model = load_model(spec, device=device, dtype=dtype)
         engine = Engine(model, batch_size=batch_size, progress=progress, cache_dir=_cache_arg(cache_dir))
         ctx = RunContext(model=model, engine=engine, seed=seed, progress=progress)
         for suite_name, data_text in todo:

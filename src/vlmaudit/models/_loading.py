@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import torch
@@ -29,3 +30,26 @@ def seeded(build: Callable[[], T], seed: int = 0) -> T:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build()
+
+
+@contextmanager
+def library_progress(enabled: bool) -> Iterator[None]:
+    """With enabled=False, hide transformers' own progress bars ("Loading weights") until exit.
+
+    A quiet run (`--quiet`) then prints nothing while loading, so an error is the only stderr line.
+    """
+    if enabled:
+        yield
+        return
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        yield
+        return
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
