@@ -89,11 +89,13 @@ def embed(spec, images, texts, out, dtype, device, batch_size, cache_dir, no_cac
     from vlmaudit.engine import DEFAULT_CACHE_DIR, Engine
     from vlmaudit.engine.distributed import init_from_env
     from vlmaudit.models import load_model
+    from vlmaudit.models._loading import library_progress
 
     files, strings = expand_images(images), read_texts(texts)
     refs = [file_image(f) for f in files]  # a missing file fails now, before the model loads
     world, device = init_from_env(device)
-    model = load_model(spec, device=device, dtype=dtype)
+    with library_progress(not quiet):
+        model = load_model(spec, device=device, dtype=dtype)
     cache = None if no_cache else (cache_dir or DEFAULT_CACHE_DIR)
     engine = Engine(model, batch_size=batch_size, progress=not quiet, cache_dir=cache)
     arrays, keys = {}, {}
