@@ -135,7 +135,8 @@ def test_order_source_through_the_registry_uses_frozen_file(karpathy):
     source = open_data(f"coco-order:{karpathy}?negatives={negatives}")  # no tagger installed: file suffices
     assert source.kind == "coco-order"
     assert len(source.subsets()["order"]) == 2 and source.info["perturbation_seed"] == 1
-    assert open_data(f"flickr-order:{karpathy / 'coco_karpathy_test.json'}").kind == "flickr-order"
+    flickr = open_data(f"flickr-order:{karpathy / 'coco_karpathy_test.json'}?negatives={negatives}")
+    assert flickr.kind == "flickr-order"
 
 
 def test_vg_spec_without_path_is_a_spec_error():

@@ -100,3 +100,12 @@ def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path):
         raise KeyboardInterrupt
     assert json.loads(target.read_text()) == {"complete": True}
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_unit_folder_names_never_collide_for_long_specs():
+    from vlmaudit.report.rundir import slug
+
+    base = "sugarcrepe:/" + "very/long/path/" * 8 + "?images=/x&subsets="
+    names = {slug(base + s) for s in ("swap_att", "swap_obj")}
+    assert len(names) == 2 and all(len(n) <= 80 for n in names)
+    assert slug("hf:openai/clip") == "hf-openai-clip"  # short names stay readable and unhashed

@@ -80,10 +80,12 @@ Loaded = tuple[dict[str, list[CaptionChoice]], dict[str, Any]]  # subsets, reade
 
 @dataclass
 class ChoiceSource:
-    """A DataSource of caption-choice items, split into named subsets and parsed on first use.
+    """A DataSource of caption-choice items, split into named subsets.
 
+    Parsed when opened, like every other source: the runner opens all data before it loads a
+    model, so a missing image or a malformed entry stops the run before any unit starts.
     `info` carries what the reader did that a reader of the result must know (items dropped,
-    perturbations resampled, the tagger used); it is filled when the subsets are loaded.
+    perturbations resampled, the tagger used).
     """
 
     spec: DataSpec
@@ -91,6 +93,9 @@ class ChoiceSource:
     files: tuple[Path, ...]  # annotation files: what the fingerprint hashes
     loader: Callable[[], Loaded]
     _loaded: Loaded | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._load()
 
     def _load(self) -> Loaded:
         if self._loaded is None:
