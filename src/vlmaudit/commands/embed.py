@@ -87,28 +87,29 @@ def embed(spec, images, texts, out, dtype, device, batch_size, cache_dir, no_cac
 
     from vlmaudit.data.images import file_image
     from vlmaudit.engine import DEFAULT_CACHE_DIR, Engine
-    from vlmaudit.engine.distributed import init_from_env
+    from vlmaudit.engine.distributed import joined_world
     from vlmaudit.models import load_model
     from vlmaudit.models._loading import library_progress
 
     files, strings = expand_images(images), read_texts(texts)
     refs = [file_image(f) for f in files]  # a missing file fails now, before the model loads
-    world, device = init_from_env(device)
-    with library_progress(not quiet):
-        model = load_model(spec, device=device, dtype=dtype)
-    cache = None if no_cache else (cache_dir or DEFAULT_CACHE_DIR)
-    engine = Engine(model, batch_size=batch_size, progress=not quiet, cache_dir=cache)
-    arrays, keys = {}, {}
-    if refs:
-        arrays["image_embeddings"] = engine.images(refs, normalize=not raw).numpy()
-        keys["image_keys"] = [str(f) for f in files]
-    if strings:
-        arrays["text_embeddings"] = engine.texts(strings, normalize=not raw).numpy()
-        keys["texts"] = strings
-    engine.close()
+    with joined_world(device) as (world, device):
+        with library_progress(not quiet):
+            model = load_model(spec, device=device, dtype=dtype)
+        cache = None if no_cache else (cache_dir or DEFAULT_CACHE_DIR)
+        engine = Engine(model, batch_size=batch_size, progress=not quiet, cache_dir=cache)
+        arrays, keys = {}, {}
+        if refs:
+            arrays["image_embeddings"] = engine.images(refs, normalize=not raw).numpy()
+            keys["image_keys"] = [str(f) for f in files]
+        if strings:
+            arrays["text_embeddings"] = engine.texts(strings, normalize=not raw).numpy()
+            keys["texts"] = strings
+        engine.close()
+        if world.is_main:
+            write_embeddings(out_path, arrays, keys, {**model.describe(), "normalized": not raw})
     if not world.is_main:
         return
-    write_embeddings(out_path, arrays, keys, {**model.describe(), "normalized": not raw})
     if not quiet:
         done = engine.stats
         click.echo(

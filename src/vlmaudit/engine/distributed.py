@@ -14,6 +14,8 @@ instead of leaving the others waiting in a collective.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,21 +89,31 @@ class World:
         return [None if s is None else p[: s[0]].cpu().numpy() for p, s in zip(parts, shapes, strict=True)]
 
 
-def init_from_env(device: str) -> tuple[World, str]:
-    """Join the process group `torchrun` describes (WORLD_SIZE > 1), if not joined yet.
+@contextmanager
+def joined_world(device: str) -> Iterator[tuple[World, str]]:
+    """Join the process group `torchrun` describes (WORLD_SIZE > 1) for the block, then leave it.
 
-    Returns the world and the device this rank should use: "cuda" becomes "cuda:LOCAL_RANK".
-    gloo serves CPU runs, NCCL CUDA runs.
+    Yields the world and the device this rank should use: "cuda" becomes "cuda:LOCAL_RANK".
+    gloo serves CPU runs, NCCL CUDA runs. On the way out every rank waits for the others and the
+    group is destroyed: a rank that simply exits while rank 0 still writes its output can abort
+    in the group's teardown (seen as SIGABRT under load), which fails the whole torchrun job.
     """
     size = int(os.environ.get("WORLD_SIZE", "1"))
     cuda = device.startswith("cuda")
     if cuda and size > 1 and device == "cuda":
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    if size > 1 and dist.is_available() and not dist.is_initialized():
+    joined = size > 1 and dist.is_available() and not dist.is_initialized()
+    if joined:
         if cuda:
             torch.cuda.set_device(torch.device(device))
         dist.init_process_group("nccl" if cuda else "gloo")
-    return World.current(), device
+    try:
+        yield World.current(), device
+        if joined:
+            dist.barrier()
+    finally:
+        if joined:
+            dist.destroy_process_group()
 
 
 def _portable(error: BaseException | None) -> BaseException | None:
