@@ -8,18 +8,16 @@ its JSON record. Same recipe + machine + thread count => same weights hash.
 
 from __future__ import annotations
 
-import json
-import platform
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from vlmaudit.data.scenes import GENERATOR_VERSION, VOCABULARY
+from vlmaudit.data.scenes import VOCABULARY
 from vlmaudit.errors import SpecError
-from vlmaudit.models.builtin import RUN_FILE, save_module
 from vlmaudit.models.builtin_arch import DualEncoder, DualEncoderConfig
 from vlmaudit.train.evaluate import HELDOUT_SEED
+from vlmaudit.train.run_files import save_trained, write_recipe
 from vlmaudit.train.scenes_data import TRAIN_SCENES, SceneBatches, pixel_statistics
 from vlmaudit.train.trainer import TrainConfig, Trainer, TrainResult
 
@@ -86,31 +84,12 @@ def train_builtin(recipe: BuiltinRecipe, out_dir: Path, *, resume: bool = False,
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    record = out_dir / "recipe.json"
-    wanted = json.loads(json.dumps(recipe.to_dict()))  # tuples -> lists, as read back from disk
-    if resume and record.exists() and json.loads(record.read_text()) != wanted:
-        raise SpecError(f"{record} holds another recipe; resume with the same options or use a fresh --out")
-    record.write_text(json.dumps(recipe.to_dict(), indent=1, sort_keys=True) + "\n")
+    write_recipe(out_dir, recipe.to_dict(), resume=resume)
     model = build_model(recipe)
     config = recipe.train_config(**runtime)
     result = Trainer(model, config, out_dir).fit(SceneBatches(recipe.seed, recipe.batch_size), resume=resume)
-    provenance = {
-        "recipe": recipe.to_dict(),
-        "command": command_line(recipe, torch.get_num_threads()),
-        "generator_version": GENERATOR_VERSION,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.machine(),
-        "final_logit_scale": result.logit_scale,
-        "last_session": {
-            "start_step": result.start_step,
-            "steps": result.step,
-            "seconds": round(result.seconds, 1),
-            "steps_per_second": round(result.steps_per_second, 3),
-        },
-    }
-    path = out_dir / RUN_FILE
-    digest = save_module(model, path, provenance)
+    command = command_line(recipe, torch.get_num_threads())
+    digest, path = save_trained(model, result, out_dir, recipe.to_dict(), command)
     return BuiltinRun(model, result, digest, path)
 
 

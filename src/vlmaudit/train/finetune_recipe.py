@@ -26,18 +26,17 @@ fine-tuning starts at a saddle; 2000 relation-only steps at 10x the rate did not
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from vlmaudit.data.scenes import GENERATOR_VERSION
 from vlmaudit.errors import SpecError
-from vlmaudit.models.builtin import RUN_FILE, WEIGHTS_DIR, load_module, save_module
+from vlmaudit.models.builtin import WEIGHTS_DIR, load_module
 from vlmaudit.models.builtin_arch import DualEncoder
 from vlmaudit.train.evaluate import HELDOUT_SEED
 from vlmaudit.train.hard_negatives import DEFAULT_NEGATIVES, HardNegatives, parse_kinds
+from vlmaudit.train.run_files import save_trained, write_recipe
 from vlmaudit.train.scenes_data import SceneBatches
 from vlmaudit.train.trainer import TrainConfig, Trainer, TrainResult
 
@@ -99,13 +98,6 @@ def check_out_dir(out_dir: Path) -> None:
         raise SpecError(f"{out_dir} is inside the shipped weights folder {WEIGHTS_DIR}; choose another --out")
 
 
-def _write_recipe(recipe: FinetuneRecipe, out_dir: Path, resume: bool) -> None:
-    record = out_dir / "recipe.json"
-    if resume and record.exists() and json.loads(record.read_text()) != recipe.to_dict():
-        raise SpecError(f"{record} holds another recipe; resume with the same options or use a fresh --out")
-    record.write_text(json.dumps(recipe.to_dict(), indent=1, sort_keys=True) + "\n")
-
-
 def finetune(recipe: FinetuneRecipe, out_dir: Path, *, resume: bool = False, **runtime) -> FinetuneRun:
     """Fine-tune the base (or resume in `out_dir`) and write `out_dir/model.safetensors` + `.json`.
 
@@ -115,26 +107,11 @@ def finetune(recipe: FinetuneRecipe, out_dir: Path, *, resume: bool = False, **r
     check_out_dir(out_dir)
     model, record = load_module(base_name(recipe.base))
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_recipe(recipe, out_dir, resume)
+    write_recipe(out_dir, recipe.to_dict(), resume=resume)
     result = Trainer(model, recipe.train_config(**runtime), out_dir).fit(recipe.batches(), resume=resume)
-    provenance = {
-        "recipe": recipe.to_dict(),
-        "base": {"spec": recipe.base, "weights_hash": record["weights_hash"]},
-        "command": command_line(recipe, torch.get_num_threads()),
-        "generator_version": GENERATOR_VERSION,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.machine(),
-        "final_logit_scale": result.logit_scale,
-        "last_session": {
-            "start_step": result.start_step,
-            "steps": result.step,
-            "seconds": round(result.seconds, 1),
-            "steps_per_second": round(result.steps_per_second, 3),
-        },
-    }
-    path = out_dir / RUN_FILE
-    digest = save_module(model, path, provenance)
+    command = command_line(recipe, torch.get_num_threads())
+    digest, path = save_trained(model, result, out_dir, recipe.to_dict(), command,
+                                base={"spec": recipe.base, "weights_hash": record["weights_hash"]})
     return FinetuneRun(model, result, digest, record["weights_hash"], path)
 
 
