@@ -208,7 +208,8 @@ class Trainer:
         scale_param = self.head.param(self.model, "logit_scale")
         self.model.train()
         began = time.perf_counter()
-        bar = tqdm(total=cfg.steps, initial=start, disable=not cfg.progress, desc="train", unit="step")
+        bar = tqdm(total=cfg.steps, initial=start, disable=None if cfg.progress else True,
+                   desc="train", unit="step")  # None: only on a TTY; logs get train_log.jsonl
         batches = _batches(source, start)
         for step in range(start, cfg.steps):
             lr = warmup_cosine(step, cfg.steps, cfg.warmup_steps, cfg.lr, cfg.final_lr_ratio)
