@@ -109,3 +109,35 @@ def test_unit_folder_names_never_collide_for_long_specs():
     names = {slug(base + s) for s in ("swap_att", "swap_obj")}
     assert len(names) == 2 and all(len(n) <= 80 for n in names)
     assert slug("hf:openai/clip") == "hf-openai-clip"  # short names stay readable and unhashed
+
+
+def test_bare_resume_continues_the_run_as_configured(tmp_path):
+    from click.testing import CliRunner
+
+    from vlmaudit.cli import cli
+
+    out = tmp_path / "run"
+    first = CliRunner().invoke(cli, ["run", "fake", "--model", "toy:16", "--model", "toy:8",
+                                     "--out", str(out), "--option", "fake.n=3", "--dtype", "bf16",
+                                     "--seed", "5", "--cache-dir", "none", "--quiet"])
+    assert first.exit_code == 0, first.output
+    (out / "toy-8" / "fake" / "fake" / "results.json").unlink()  # as if interrupted before the 2nd unit
+    fake_suite.CALLS.clear()
+    resumed = CliRunner().invoke(cli, ["run", "--out", str(out), "--resume", "--cache-dir", "none",
+                                       "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert fake_suite.CALLS == ["fake"]  # only the missing unit, not every suite on default data
+    config = json.loads((out / "config.json").read_text())
+    assert (config["models"], config["dtype"], config["seed"]) == (["toy:16", "toy:8"], "bf16", 5)
+    assert config["suite_configs"]["fake"]["n"] == 3
+    assert len(json.loads((out / "summary.json").read_text())["units"]) == 2
+
+
+def test_resume_with_other_settings_is_refused_not_mixed(tmp_path):
+    out = tmp_path / "run"
+    run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, options={"fake": {"n": "3"}})
+    with pytest.raises(SpecError, match=r"fake.n 3 -> 4"):
+        run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, resume=True)
+    with pytest.raises(SpecError, match="dtype 'fp32' -> 'bf16'"):
+        run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, resume=True, dtype="bf16",
+            options={"fake": {"n": "3"}})

@@ -5,6 +5,7 @@ Data flows one way: spec -> model, data spec -> source, suite -> result, run dir
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from vlmaudit.atomic import write_json_atomic, write_text_atomic
+from vlmaudit.atomic import json_default, write_json_atomic, write_text_atomic
 from vlmaudit.data.source import DataSource, open_data
 from vlmaudit.engine import Engine
 from vlmaudit.errors import SpecError
@@ -41,7 +42,7 @@ def default_out_dir(models: Sequence[str]) -> Path:
 
 
 def run(
-    models: Sequence[str] = (DEFAULT_MODEL,),
+    models: Sequence[str] = (),
     suites: Sequence[str] = (),
     data: Sequence[str] = (),
     *,
@@ -58,10 +59,19 @@ def run(
 ) -> RunSummary:
     """Run `suites` (default: all available) for each model on `data` (default: each suite's own).
 
+    resume: skip the units already in `out`; with no models, suites, data or options given, the
+    ones in its config.json are used, so a bare resume continues the interrupted run.
+
     options: per-suite config overrides, e.g. {"transforms": {"n_images": 100}}.
     on_unit: optional callback(payload) after each finished unit, for live printing.
     """
     started = time.perf_counter()
+    stored = stored_config(Path(out)) if resume and out is not None else None
+    adopt = stored is not None and not (models or suites or data or options)
+    if adopt:  # `run --out DIR --resume` alone continues the run as it was configured
+        models, suites = stored["models"], stored["suites"]
+        data = list(dict.fromkeys(text for texts in stored["data"].values() for text in texts))
+        options = stored["suite_configs"]
     # a name given twice is one unit, not two (dict keeps the user's order)
     models = list(dict.fromkeys(models)) or [DEFAULT_MODEL]
     data = list(dict.fromkeys(data))
@@ -71,14 +81,17 @@ def run(
     _reject_unknown_option_suites(options, suite_names)
     configs = {name: _suite_config(obj, options.get(name, {}), seed) for name, obj in suite_objs.items()}
 
+    out_dir = Path(out) if out is not None else default_out_dir(models)
     sources: dict[str, DataSource] = {text: open_data(text) for text in data}
-    plan = _plan(suite_objs, list(data), sources, explicit_suites=bool(suites))
+    plan = stored["data"] if adopt else _plan(suite_objs, list(data), sources, explicit_suites=bool(suites))
     for texts in plan.values():
         for text in texts:
             if text not in sources:
                 sources[text] = open_data(text)
 
-    out_dir = Path(out) if out is not None else default_out_dir(models)
+    if stored is not None:
+        _check_resumable(out_dir, stored, dtype=dtype, seed=seed,
+                         suite_configs={name: _asdict(cfg) for name, cfg in configs.items()})
     rundir = RunDirectory(out_dir, resume=resume)
     env = environment()
     config_record = {
@@ -128,6 +141,34 @@ def run(
         "units": [{k: u[k] for k in ("model", "suite", "data")} for u in summary.units],
     })
     return summary
+
+
+def stored_config(out_dir: Path) -> dict[str, Any] | None:
+    """The config.json of an earlier run in `out_dir`, or None when there is none to resume."""
+    path = out_dir / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise SpecError(f"cannot resume {out_dir}: {path} is not valid JSON ({err})") from None
+
+
+def _check_resumable(out_dir: Path, stored: dict[str, Any], *, dtype: str, seed: int,
+                     suite_configs: dict[str, dict[str, Any]]) -> None:
+    """Refuse a resume whose settings differ from the finished units', which would be skipped as done."""
+    now_record = {"dtype": dtype, "seed": seed}
+    differ = [f"{key} {stored.get(key)!r} -> {value!r}" for key, value in now_record.items()
+              if stored.get(key) != value]
+    old_configs = stored.get("suite_configs", {})
+    for name, config in suite_configs.items():
+        if name in old_configs:
+            new = json.loads(json.dumps(config, default=json_default))
+            differ += [f"{name}.{key} {old_configs[name].get(key)!r} -> {new[key]!r}"
+                       for key in new if old_configs[name].get(key) != new[key]]
+    if differ:
+        raise SpecError(f"cannot resume {out_dir} with other settings ({'; '.join(differ)}); "
+                        "use the original ones or another --out")
 
 
 def _cache_arg(cache_dir: str | Path | None) -> Any:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from vlmaudit.errors import SpecError
 
@@ -59,7 +61,17 @@ def run(more_suites, models, suites, data, out, device, dtype, batch_size, seed,
     """
     from vlmaudit.report.table import print_table
     from vlmaudit.runner import run as run_audit
+    from vlmaudit.runner import stored_config
 
+    stored = stored_config(Path(out)) if resume and out is not None else None
+    if stored is not None:  # settings not given again are the interrupted run's, not the defaults
+        ctx = click.get_current_context()
+        given = {name: ctx.get_parameter_source(name) != ParameterSource.DEFAULT
+                 for name in ("device", "dtype", "batch_size", "seed")}
+        device = device if given["device"] else stored.get("device", device)
+        dtype = dtype if given["dtype"] else stored.get("dtype", dtype)
+        batch_size = batch_size if given["batch_size"] else stored.get("batch_size", batch_size)
+        seed = seed if given["seed"] else stored.get("seed", seed)
     suite_names = [name for entry in (*suites, *more_suites) for name in entry.replace(",", " ").split()]
     summary = run_audit(
         models=list(models), suites=suite_names, data=list(data), out=out, device=device, dtype=dtype,

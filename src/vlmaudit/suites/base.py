@@ -48,6 +48,8 @@ def build_config(config_cls: type, overrides: dict[str, Any]) -> Any:
 
 
 def _cast(raw: Any, current: Any, key: str) -> Any:
+    if isinstance(raw, list) and isinstance(current, tuple):  # a tuple field read back from config.json
+        return tuple(raw)
     if not isinstance(raw, str):
         return raw
     try:
