@@ -135,3 +135,22 @@ def test_openclip_checkpoint_of_another_architecture(tmp_path, tiny_openclip):
     arch, path = tiny_openclip.split(":", 2)[1:]
     fails(f"openclip:{arch}:{bad}", ModelLoadError)
     assert Path(path).is_file()
+
+
+def test_an_unusable_device_is_a_one_line_error_before_any_file_is_written(tmp_path, monkeypatch):
+    import torch
+    from click.testing import CliRunner
+
+    from vlmaudit.cli import cli
+    from vlmaudit.models import parse_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SpecError, match="CUDA is not available"):
+        parse_device("cuda")
+    with pytest.raises(SpecError, match="unknown device 'gpu'"):
+        parse_device("gpu")
+    assert parse_device("cpu") == torch.device("cpu")
+    result = CliRunner().invoke(cli, ["run", "--device", "cuda", "--data", "scenes?n=2",
+                                      "--out", str(tmp_path / "run"), "--quiet"])
+    assert isinstance(result.exception, SpecError) and "CUDA is not available" in str(result.exception)
+    assert not (tmp_path / "run").exists()

@@ -17,7 +17,7 @@ from vlmaudit.atomic import json_default, write_json_atomic, write_text_atomic
 from vlmaudit.data.source import DataSource, open_data
 from vlmaudit.engine import Engine
 from vlmaudit.errors import SpecError
-from vlmaudit.models import DEFAULT_MODEL, load_model
+from vlmaudit.models import DEFAULT_MODEL, load_model, parse_device, parse_dtype
 from vlmaudit.models._loading import library_progress
 from vlmaudit.registry import SUITES
 from vlmaudit.report.provenance import environment, now
@@ -81,6 +81,7 @@ def run(
     _reject_unknown_option_suites(options, suite_names)
     configs = {name: _suite_config(obj, options.get(name, {}), seed) for name, obj in suite_objs.items()}
 
+    parse_device(device), parse_dtype(dtype)  # fail before the run directory is created
     out_dir = Path(out) if out is not None else default_out_dir(models)
     sources: dict[str, DataSource] = {text: open_data(text) for text in data}
     plan = stored["data"] if adopt else _plan(suite_objs, list(data), sources, explicit_suites=bool(suites))

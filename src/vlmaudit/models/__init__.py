@@ -21,6 +21,22 @@ def parse_dtype(name: str) -> torch.dtype:
         raise SpecError(f"unknown dtype {name!r} (use fp32, bf16 or fp16)") from None
 
 
+def parse_device(name: str | torch.device) -> torch.device:
+    """A usable torch device, or a one-line error (torch only fails later, deep inside a model move)."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise SpecError(f"unknown device {str(name)!r} (use cpu, cuda or cuda:N)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SpecError(f"device {str(name)!r}: CUDA is not available on this machine (use --device cpu)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise SpecError(f"device {str(name)!r}: only {torch.cuda.device_count()} CUDA device(s) visible")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise SpecError(f"device {str(name)!r}: MPS is not available on this machine (use --device cpu)")
+    return device
+
+
 def split_spec(spec: str) -> tuple[str, str]:
     backend, sep, rest = spec.partition(":")
     if not sep or not rest:
@@ -38,7 +54,7 @@ def load_model(spec: str = DEFAULT_MODEL, *, device: str = "cpu", dtype: str = "
         loader = MODEL_BACKENDS.get(backend)
     except SpecError as err:
         raise SpecError(f"model spec {spec!r}: {err}") from None
-    return loader(rest, device=torch.device(device), dtype=parse_dtype(dtype))
+    return loader(rest, device=parse_device(device), dtype=parse_dtype(dtype))
 
 
-__all__ = ["DEFAULT_MODEL", "ImageTextModel", "Preprocessing", "load_model", "parse_dtype"]
+__all__ = ["DEFAULT_MODEL", "ImageTextModel", "Preprocessing", "load_model", "parse_device", "parse_dtype"]
