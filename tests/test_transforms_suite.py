@@ -178,6 +178,7 @@ def test_description_index_and_user_transforms_file(tmp_path):
     (Config(transforms=("hflip",)), "at least two"),
     (Config(transforms=("hflip", "twirl")), "unknown transform"),
     (Config(probe_test_fraction=1.0), "probe_test_fraction"),
+    (Config(description_index=3), "description_index 3 is out of range"),
 ])
 def test_config_errors(config, message):
     with pytest.raises(SpecError, match=message):

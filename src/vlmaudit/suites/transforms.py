@@ -179,6 +179,11 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
     transforms = select_transforms(catalogue, config.transforms)
     if len(transforms) < 2:
         raise SpecError("the transforms suite needs at least two transforms")
+    # an index past a transform's descriptions would wrap silently while the flag names the index
+    if short := [t.name for t in transforms if config.description_index >= len(t.descriptions)]:
+        fewest = min(len(t.descriptions) for t in transforms)
+        raise SpecError(f"description_index {config.description_index} is out of range for "
+                        f"{', '.join(short[:4])}{' ...' if len(short) > 4 else ''} (use -1 .. {fewest - 1})")
     items = load_items(data, config.n_images)
     names = [t.name for t in transforms]
     categories = [t.category for t in transforms]
