@@ -141,3 +141,23 @@ def test_resume_with_other_settings_is_refused_not_mixed(tmp_path):
     with pytest.raises(SpecError, match="dtype 'fp32' -> 'bf16'"):
         run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, resume=True, dtype="bf16",
             options={"fake": {"n": "3"}})
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--out", "{file}"], "is a file"),
+    (["--cache-dir", "{file}"], "cache dir"),
+    (["--batch-size", "0"], "--batch-size"),
+])
+def test_unusable_out_cache_dir_or_batch_size_is_one_line(tmp_path, args, message):
+    from click.testing import CliRunner
+
+    from vlmaudit.cli import cli
+
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    args = [a.replace("{file}", str(afile)) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(cli, ["run", "fake", "--model", "toy:16", "--quiet", *args])
+    shown = result.output + (str(result.exception) if isinstance(result.exception, VlmauditError) else "")
+    assert result.exit_code != 0 and message in shown, (result.output, result.exception)

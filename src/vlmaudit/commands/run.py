@@ -39,7 +39,7 @@ def _announce(payload: dict) -> None:
 @click.option("--out", type=click.Path(), default=None, help="Run directory (default runs/<time>-<model>).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--dtype", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]))
-@click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--option", "option_pairs", multiple=True, help="Suite config override SUITE.KEY=VALUE.")
 @click.option("--cache-dir", default="default", help="Embedding cache dir; 'none' disables.")

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vlmaudit.errors import SpecError
+
 log = logging.getLogger(__name__)
 
 FORMAT = "v1"  # bump when the row layout changes: old files are then simply never opened
@@ -67,7 +69,10 @@ class EmbeddingCache:
 
     def _connect(self) -> sqlite3.Connection:
         if self._con is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+            except OSError as err:  # e.g. --cache-dir names a file
+                raise SpecError(f"cache dir {self.directory} cannot be used: {err.strerror}") from None
             con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             con.execute(f"PRAGMA page_size={PAGE_SIZE}")  # only takes effect on a new file
             con.execute("PRAGMA journal_mode=WAL")

@@ -36,6 +36,8 @@ def slug(text: str) -> str:
 class RunDirectory:
     def __init__(self, root: Path, *, resume: bool) -> None:
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise VlmauditError(f"output directory {self.root} is a file (use another --out)")
         if self.root.exists() and any(self.root.iterdir()) and not resume:
             raise VlmauditError(f"output directory {self.root} is not empty (use --resume or another --out)")
         self.root.mkdir(parents=True, exist_ok=True)
