@@ -121,6 +121,12 @@ def test_export_atomic_and_complete(tmp_path):
     export_scenes(out, 2, 3, force=True)
     assert len((out / "captions.jsonl").read_text().splitlines()) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "photo.png").write_bytes(b"not ours")
+    with pytest.raises(DataError, match="not an earlier scene export"):
+        export_scenes(mine, 2, 3, force=True)  # --force must not delete a user's own folder
+    assert (mine / "photo.png").read_bytes() == b"not ours"
 
 
 def test_cli_export(tmp_path):

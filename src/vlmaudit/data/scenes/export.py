@@ -38,13 +38,26 @@ def _write(tmp: Path, n: int, seed: int, config: SceneConfig) -> None:
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
+def _is_export(path: Path) -> bool:
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and str(meta.get("generator", "")).startswith("scenes")
+
+
 def export_scenes(
     out: str | Path, n: int, seed: int, config: SceneConfig | None = None, force: bool = False
 ) -> Path:
     """Export `n` scenes of stream `seed` to `out`; returns the directory."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise DataError(f"{out} exists and is not empty (use --force to replace it)")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not force:
+            raise DataError(f"{out} exists and is not empty (use --force to replace it)")
+        if not _is_export(out):  # force deletes the old folder: never a user's own files
+            raise DataError(f"{out} is not an earlier scene export (no meta.json from one); "
+                            "--force only replaces those, choose another --out")
+    out = out.resolve()  # `--out .` has no name to build <out>.tmp from
     tmp, old = out.with_name(out.name + ".tmp"), out.with_name(out.name + ".old")
     for stale in (tmp, old):
         if stale.exists():
