@@ -100,7 +100,7 @@ def test_data_source_draws_biased_and_balanced_splits():
             open_data(bad)
 
 
-def test_export_atomic_and_complete(tmp_path):
+def test_export_atomic_and_complete(tmp_path, monkeypatch):
     out = export_scenes(tmp_path / "ds", 6, 3)
     rows = [json.loads(line) for line in (out / "captions.jsonl").read_text().splitlines()]
     graphs = [json.loads(line) for line in (out / "scene_graphs.jsonl").read_text().splitlines()]
@@ -127,6 +127,10 @@ def test_export_atomic_and_complete(tmp_path):
     with pytest.raises(DataError, match="not an earlier scene export"):
         export_scenes(mine, 2, 3, force=True)  # --force must not delete a user's own folder
     assert (mine / "photo.png").read_bytes() == b"not ours"
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    with pytest.raises(DataError, match="current directory"):
+        export_scenes(".", 2, 3)  # renaming the working directory away would strand the shell in it
 
 
 def test_cli_export(tmp_path):

@@ -58,6 +58,8 @@ def export_scenes(
             raise DataError(f"{out} is not an earlier scene export (no meta.json from one); "
                             "--force only replaces those, choose another --out")
     out = out.resolve()  # `--out .` has no name to build <out>.tmp from
+    if out.exists() and (out == Path.cwd() or out in Path.cwd().parents):
+        raise DataError(f"{out} holds the current directory and cannot be replaced; choose another --out")
     tmp, old = out.with_name(out.name + ".tmp"), out.with_name(out.name + ".old")
     for stale in (tmp, old):
         if stale.exists():
