@@ -161,3 +161,24 @@ def test_unusable_out_cache_dir_or_batch_size_is_one_line(tmp_path, args, messag
     result = CliRunner().invoke(cli, ["run", "fake", "--model", "toy:16", "--quiet", *args])
     shown = result.output + (str(result.exception) if isinstance(result.exception, VlmauditError) else "")
     assert result.exit_code != 0 and message in shown, (result.output, result.exception)
+
+
+def test_suites_the_data_does_not_fit_are_reported_as_skipped(tmp_path):
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from vlmaudit.cli import cli
+
+    for k, colour in enumerate(["red", "blue"]):
+        Image.new("RGB", (16, 16), colour).save(tmp_path / f"{k}.png")
+    (tmp_path / "m.csv").write_text("image,caption\n0.png,a red square\n1.png,a blue square\n")
+    # no suite named, so every suite: the ones a caption manifest does not fit are skipped, visibly
+    result = CliRunner().invoke(cli, ["run", "--data", str(tmp_path / "m.csv"), "--out", str(tmp_path / "b"),
+                                      "--option", "transforms.n_boot=10", "--cache-dir", "none", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "skipped: composition" in result.output and "skipped: spatial" in result.output
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["skipped_suites"] == [
+        "composition", "spatial"]
+    with pytest.raises(SpecError, match="no suite"):  # nothing at all to run is not a complete audit
+        run(["toy:16"], [], ["fake"], out=tmp_path / "c", cache_dir=None, progress=False)
+    assert not (tmp_path / "c").exists()

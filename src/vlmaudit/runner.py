@@ -34,6 +34,7 @@ class RunSummary:
     out: Path
     units: list[dict[str, Any]] = field(default_factory=list)  # results.json payloads, in run order
     seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)  # suites none of the given data fits
 
 
 def default_out_dir(models: Sequence[str]) -> Path:
@@ -90,6 +91,9 @@ def run(
             if text not in sources:
                 sources[text] = open_data(text)
 
+    if data and not any(plan.values()):
+        kinds = ", ".join(sorted({sources[text].kind for text in data}))
+        raise SpecError(f"no suite of {suite_names} accepts the data given ({kinds})")
     if stored is not None:
         _check_resumable(out_dir, stored, dtype=dtype, seed=seed,
                          suite_configs={name: _asdict(cfg) for name, cfg in configs.items()})
@@ -102,7 +106,7 @@ def run(
         "cache_dir": str(cache_dir), "resume": resume,
     }
     write_json_atomic(out_dir / "config.json", config_record)
-    summary = RunSummary(out=out_dir)
+    summary = RunSummary(out=out_dir, skipped=[name for name in suite_names if not plan[name]])
     manifest_path = out_dir / "progress.json"
 
     for spec in models:
@@ -139,6 +143,7 @@ def run(
     write_text_atomic(out_dir / "summary.md", markdown_table(summary.units))
     write_json_atomic(out_dir / "summary.json", {
         "complete": True, "seconds": round(summary.seconds, 3), "config": config_record,
+        "skipped_suites": summary.skipped,
         "units": [{k: u[k] for k in ("model", "suite", "data")} for u in summary.units],
     })
     return summary

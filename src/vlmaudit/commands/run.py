@@ -59,6 +59,7 @@ def run(more_suites, models, suites, data, out, device, dtype, batch_size, seed,
 
     Specs: `vlmaudit ls models|suites|datasets|transforms`.
     """
+    from vlmaudit.registry import SUITES
     from vlmaudit.report.table import print_table
     from vlmaudit.runner import run as run_audit
     from vlmaudit.runner import stored_config
@@ -80,4 +81,7 @@ def run(more_suites, models, suites, data, out, device, dtype, batch_size, seed,
         on_unit=_announce,
     )
     print_table(summary.units)
+    for name in summary.skipped:  # otherwise "all suites" on a caption manifest looks like a full audit
+        accepts = ", ".join(SUITES.get(name).accepts)
+        click.echo(f"skipped: {name} (none of the --data is a kind it accepts: {accepts})")
     click.echo(f"results: {summary.out}  ({summary.seconds:.1f} s)")
