@@ -182,3 +182,15 @@ def test_suites_the_data_does_not_fit_are_reported_as_skipped(tmp_path):
     with pytest.raises(SpecError, match="no suite"):  # nothing at all to run is not a complete audit
         run(["toy:16"], [], ["fake"], out=tmp_path / "c", cache_dir=None, progress=False)
     assert not (tmp_path / "c").exists()
+
+
+def test_printed_flags_name_their_units_when_not_shared(capsys):
+    from vlmaudit.report.table import print_table
+
+    def payload(model: str, flags: list[str]) -> dict:
+        return {"model": model, "suite": "transforms", "data": "scenes", "metrics": [], "flags": flags}
+
+    print_table([payload("hf:a", ["shared", "squashes [stretch]"]), payload("hf:b", ["shared"])])
+    out = capsys.readouterr().out
+    assert "flag: shared\n" in out
+    assert "flag: squashes [stretch] [hf:a / transforms / scenes]" in out  # brackets kept, owner named

@@ -60,6 +60,7 @@ TERMINAL_COLUMNS = ("metric", "value", "ci95", "chance", "ties", "n", "best blin
 def print_table(payloads: list[dict[str, Any]]) -> None:
     """One compact table per (model, suite, data); summary.md keeps every baseline."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -80,4 +81,8 @@ def print_table(payloads: list[dict[str, Any]]) -> None:
         console.print(table)
     flags = sorted({f for p in payloads for f in p.get("flags", [])})
     for flag in flags:
-        console.print(f"[yellow]flag:[/yellow] {flag}", soft_wrap=True)
+        # a flag of some units only names them: "squashes to a square" of one model is not every model's
+        owners = [f"{p['model']} / {p['suite']} / {p['data']}" for p in payloads
+                  if flag in p.get("flags", [])]
+        where = f" [{'; '.join(owners)}]" if len(owners) < len(payloads) else ""
+        console.print(f"[yellow]flag:[/yellow] {escape(flag + where)}", soft_wrap=True)
