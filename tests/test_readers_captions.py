@@ -118,6 +118,15 @@ def test_csv_malformed(tmp_path, text, error, message):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("name", ["data.csv", "data.jsonl"])
+def test_manifest_with_a_byte_order_mark_reads_like_one_without(tmp_path, name):
+    write_image(tmp_path / "a.png", (255, 0, 0))
+    text = "image,caption\na.png,red\n" if name.endswith(".csv") else '{"image": "a.png", "caption": "red"}\n'
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())  # Excel's "CSV UTF-8" and some editors write one
+    assert [item.captions for item in open_data(f"captions:{path}").items] == [("red",)]
+
+
 def test_csv_split_option_needs_a_split_column(tmp_path):
     write_image(tmp_path / "a.png", (255, 0, 0))
     path = tmp_path / "data.csv"

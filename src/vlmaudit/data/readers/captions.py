@@ -68,7 +68,7 @@ def detect_format(path: Path) -> str:
 def read_karpathy(path: Path, split: str) -> list[Record]:
     """`{"images": [{"filename", "filepath"?, "split", "sentences": [{"raw"}]}]}`."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
     if not isinstance(document, dict) or not isinstance(document.get("images"), list):
@@ -111,7 +111,7 @@ def _manifest_row(row: dict, where: str, split: str | None) -> Record | None:
 
 
 def read_csv(path: Path, split: str | None) -> list[Record]:
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
         if "image" not in header or "caption" not in header:
@@ -128,7 +128,7 @@ def read_csv(path: Path, split: str | None) -> list[Record]:
 
 def read_jsonl(path: Path, split: str | None) -> list[Record]:
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
