@@ -194,3 +194,11 @@ def test_printed_flags_name_their_units_when_not_shared(capsys):
     out = capsys.readouterr().out
     assert "flag: shared\n" in out
     assert "flag: squashes [stretch] [hf:a / transforms / scenes]" in out  # brackets kept, owner named
+
+
+def test_a_run_that_failed_before_any_unit_resumes_with_corrected_options(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="half-way"):
+        run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, options={"fake": {"fail": "true"}})
+    summary = run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, resume=True)
+    assert len(summary.units) == 1

@@ -94,7 +94,8 @@ def run(
     if data and not any(plan.values()):
         kinds = ", ".join(sorted({sources[text].kind for text in data}))
         raise SpecError(f"no suite of {suite_names} accepts the data given ({kinds})")
-    if stored is not None:
+    # a run that failed before finishing any unit has nothing to mix: corrected options may resume it
+    if stored is not None and any(out_dir.rglob("results.json")):
         _check_resumable(out_dir, stored, dtype=dtype, seed=seed,
                          suite_configs={name: _asdict(cfg) for name, cfg in configs.items()})
     rundir = RunDirectory(out_dir, resume=resume)
