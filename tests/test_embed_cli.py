@@ -118,11 +118,16 @@ def test_bad_image_fails_naming_it_and_writes_nothing(world, tmp_path):
 
 
 def test_user_errors_are_one_line_with_exit_code_2(tmp_path):
+    empty = tmp_path / "blank.txt"
+    empty.write_text("\n\n")
     for args, message in [
         (["--model", "hf:x", "--texts", "a", "--out", str(tmp_path / "e.txt")], "must end in"),
         (["--model", "hf:x", "--out", str(tmp_path / "e.npz")], "nothing to embed"),
         (["--model", "hf:x", "--images", str(tmp_path / "missing.png"), "--out", str(tmp_path / "e.npz")],
          "missing.png"),
+        (["--model", "hf:x", "--texts", str(tmp_path / "captoins.txt"), "--out", str(tmp_path / "e.npz")],
+         "captoins.txt: no such file"),
+        (["--model", "hf:x", "--texts", str(empty), "--out", str(tmp_path / "e.npz")], "holds no non-empty"),
     ]:
         done = subprocess.run([sys.executable, "-c", "from vlmaudit.cli import main; main()", "embed", *args],
                               capture_output=True, text=True, timeout=120)

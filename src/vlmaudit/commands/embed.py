@@ -36,16 +36,27 @@ def expand_images(paths: tuple[str, ...]) -> list[Path]:
     return files
 
 
+TEXT_FILE_SUFFIXES = (".txt", ".csv", ".tsv", ".json", ".jsonl", ".lst")
+
+
 def read_texts(values: tuple[str, ...]) -> list[str]:
-    """Each value is a text file (one text per non-empty line) or, if no such file, a literal text."""
+    """Each value is a text file (one text per non-empty line) or, if no such file, a literal text.
+
+    A value that reads as a file name (one word ending in .txt, ...) but names no file is an error:
+    embedding a mistyped `captions.txt` as the caption "captions.txt" would go unnoticed.
+    """
     texts: list[str] = []
     for value in values:
         path = Path(value)
         if path.is_file():
-            lines = path.read_text(encoding="utf-8").splitlines()
-            texts.extend(line for line in lines if line.strip())
-        else:
+            lines = [line for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+            if not lines:
+                raise DataError(f"--texts {path} holds no non-empty lines")
+            texts.extend(lines)
+        elif value.split() != [value] or path.suffix.lower() not in TEXT_FILE_SUFFIXES:
             texts.append(value)
+        else:
+            raise DataError(f"--texts {value}: no such file (texts with spaces are embedded as given)")
     return texts
 
 
