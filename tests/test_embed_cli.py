@@ -133,4 +133,4 @@ def test_user_errors_are_one_line_with_exit_code_2(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 2 and message in done.stderr
         assert done.stderr.count("\n") == 1, done.stderr
-    assert not list(tmp_path.iterdir())
+    assert list(tmp_path.iterdir()) == [empty]  # no output written
