@@ -202,3 +202,16 @@ def test_a_run_that_failed_before_any_unit_resumes_with_corrected_options(tmp_pa
         run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, options={"fake": {"fail": "true"}})
     summary = run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, resume=True)
     assert len(summary.units) == 1
+
+
+def test_an_unwritable_output_path_is_one_line_with_exit_code_2(tmp_path):
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = subprocess.run([sys.executable, "-c", "from vlmaudit.cli import main; main()", "data", "export",
+                           "scenes", "--n", "1", "--out", str(blocker / "sub")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and str(blocker) in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr

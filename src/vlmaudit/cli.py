@@ -52,3 +52,8 @@ def main() -> None:
     except VlmauditError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)
+    except OSError as err:  # an unwritable --out, a full disk: the file named is the user's to fix
+        if err.filename is None:
+            raise
+        click.echo(f"error: {err.strerror or err}: {err.filename}", err=True)
+        sys.exit(2)
