@@ -190,7 +190,7 @@ def _suite_config(suite: Any, overrides: dict[str, Any], seed: int) -> Any:
     names = {f.name for f in fields(suite.Config)}
     if "seed" in names and "seed" not in overrides:
         overrides = {**overrides, "seed": seed}
-    return build_config(suite.Config, overrides)
+    return build_config(suite.Config, overrides, label=f"suite {suite.name}")
 
 
 def _reject_unknown_option_suites(options: dict[str, Any], suite_names: list[str]) -> None:

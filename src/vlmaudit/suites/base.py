@@ -33,12 +33,16 @@ class Suite(Protocol):
     def run(self, ctx: RunContext, data: DataSource, config: Any) -> list[SuiteResult]: ...
 
 
-def build_config(config_cls: type, overrides: dict[str, Any]) -> Any:
-    """Config dataclass from `key=value` overrides, cast to each field's default's type."""
+def build_config(config_cls: type, overrides: dict[str, Any], label: str = "") -> Any:
+    """Config dataclass from `key=value` overrides, cast to each field's default's type.
+
+    label names the owner in errors ("suite transforms"): every suite's class is called Config.
+    """
     known = {f.name: f for f in fields(config_cls)}
     unknown = sorted(set(overrides) - set(known))
     if unknown:
-        raise SpecError(f"unknown option(s) {unknown} for {config_cls.__name__} (known: {sorted(known)})")
+        owner = label or config_cls.__name__
+        raise SpecError(f"unknown option(s) {unknown} for {owner} (known: {sorted(known)})")
     base = config_cls()
     values = {}
     for key, raw in overrides.items():
