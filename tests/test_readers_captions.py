@@ -173,7 +173,7 @@ def test_image_folder_with_caption_template(tmp_path):
 
 def test_image_folder_errors(tmp_path):
     write_image(tmp_path / "loose.png", (0, 0, 0))
-    with pytest.raises(DataError, match="no images"):
+    with pytest.raises(DataError, match=r"no images in <label>/ subfolders .*1 loose image"):
         open_data(f"captions:{tmp_path}")
     with pytest.raises(SpecError, match="must contain"):
         open_data(f"captions:{tmp_path}?caption_template=a photo")

@@ -204,6 +204,9 @@ def open_source(spec: DataSpec) -> CaptionSource:
     records = _group(records)
     if not records:
         where = f" with split={split or 'test'}" if fmt == "karpathy" or split else ""
+        if fmt == "folder":  # loose images have no label to fill the template with
+            loose = sum(1 for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            where = f" in <label>/ subfolders (layout DIR/<label>/<image>; {loose} loose image(s) in DIR)"
         raise DataError(f"{path}: no images{where}")
     records = _subset(records, spec.option("n", 0, int), spec.option("seed", 0, int))
     root = Path(spec.option("root", str(path if path.is_dir() else path.parent)))
