@@ -74,3 +74,9 @@ def test_tampered_or_missing_weights_fail_with_one_line(tmp_path) -> None:
     (tmp_path / "model.json").write_text(json.dumps(record))
     with pytest.raises(ModelLoadError, match="weights hash"):
         load(str(tmp_path))
+
+
+def test_one_string_is_one_text_as_in_the_other_backends(shipped) -> None:
+    one = shipped.encode_texts("a red circle")
+    assert one.shape[0] == 1  # not one row per character
+    torch.testing.assert_close(one, shipped.encode_texts(["a red circle"]))

@@ -50,7 +50,8 @@ class BuiltinModel(ImageTextModel):
         return self.module.image_tokens(pixels.to(self.device))
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
-        return self.module.encode_texts(list(texts))
+        # one string is one text, as the hf and openclip tokenizers read it (list() would split characters)
+        return self.module.encode_texts([texts] if isinstance(texts, str) else list(texts))
 
     def fingerprint_extra(self) -> dict:
         return {"tokenizer": "word", "config_hash": self._config_hash}
