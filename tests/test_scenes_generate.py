@@ -122,6 +122,8 @@ def test_constraints_and_errors():
     assert relation_holds(s.objects[0], s.objects[1], "above", 64)
     with pytest.raises(SpecError):
         SceneConfig(min_objects=0)
+    with pytest.raises(SpecError, match="must be in 32"):
+        SceneConfig(image_size=100_000)  # a one-line error, not a 447 GiB allocation
     with pytest.raises(SpecError):
         generate_scene(1, 0, relation="inside")
     with pytest.raises(DataError):

@@ -29,6 +29,9 @@ _MAX_TRIES = 200
 _LAYOUT_TRIES = 40
 
 
+MAX_IMAGE_SIZE = 1024
+
+
 @dataclass(frozen=True)
 class SceneConfig:
     """What a stream may contain. `object_weights[k]` weighs scenes with `min_objects + k` objects."""
@@ -48,8 +51,8 @@ class SceneConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.min_objects <= self.max_objects <= 3:
             raise SpecError(f"object count range {self.min_objects}-{self.max_objects} must lie within 1-3")
-        if self.image_size < 32:
-            raise SpecError(f"image_size {self.image_size} is too small (minimum 32)")
+        if not 32 <= self.image_size <= MAX_IMAGE_SIZE:  # past the max, textures need tens of GB
+            raise SpecError(f"image_size {self.image_size} must be in 32..{MAX_IMAGE_SIZE}")
         for name, allowed in (
             ("shapes", SHAPES),
             ("colours", COLOURS),
