@@ -9,6 +9,7 @@ from PIL import Image
 
 from vlmaudit.data.images import memory_image
 from vlmaudit.data.source import DataSpec, fingerprint_of
+from vlmaudit.errors import SpecError
 from vlmaudit.metrics.selection import select
 from vlmaudit.metrics.summary import selection_metric
 from vlmaudit.report.schema import SuiteResult
@@ -41,6 +42,10 @@ class FakeSuite:
     Config = Config
     default_data = ("fake",)
     accepts = ("fake",)
+
+    def check(self, config):
+        if config.n < 1:
+            raise SpecError(f"n must be >= 1, got {config.n}")
 
     def run(self, ctx, data, config):
         CALLS.append(data.spec.name)

@@ -65,6 +65,30 @@ def test_unknown_suite_option_and_spec_errors(tmp_path):
         run(["just-a-name"], ["fake"], out=tmp_path / "c", cache_dir=None)
 
 
+def test_a_bad_suite_option_stops_the_run_before_its_directory_exists(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(SpecError, match="n must be >= 1"):
+        run(["toy:16"], ["fake"], out=out, cache_dir=None, options={"fake": {"n": "0"}})
+    assert not out.exists()
+    run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False)  # the same --out, corrected
+    assert fake_suite.CALLS == ["fake"]
+
+
+@pytest.mark.parametrize("suite, option", [
+    ("transforms", {"tie_policy": "nope"}),
+    ("transforms", {"template": "{caption} only"}),
+    ("composition", {"benchmarks": "nope"}),
+    ("composition", {"tie_policy": "nope"}),
+    ("spatial", {"score_dtype": "fp8"}),
+    ("spatial", {"n_sets": "0"}),
+])
+def test_builtin_suites_check_their_options_before_any_file_is_written(tmp_path, suite, option):
+    out = tmp_path / "run"
+    with pytest.raises(SpecError):
+        run(["toy:16"], [suite], out=out, cache_dir=None, options={suite: option})
+    assert not out.exists()
+
+
 def test_cli_takes_suites_positionally_and_writes_summary(tmp_path):
     from click.testing import CliRunner
 

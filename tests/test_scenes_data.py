@@ -81,6 +81,8 @@ def test_data_source_from_spec():
     ):
         with pytest.raises(SpecError):
             open_data(bad)
+    with pytest.raises(SpecError, match=r"n='ten' is not an integer"):
+        open_data("scenes?n=ten")
 
 
 def test_data_source_draws_biased_and_balanced_splits():

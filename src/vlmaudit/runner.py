@@ -81,6 +81,8 @@ def run(
     options = options or {}
     _reject_unknown_option_suites(options, suite_names)
     configs = {name: _suite_config(obj, options.get(name, {}), seed) for name, obj in suite_objs.items()}
+    for name, obj in suite_objs.items():
+        obj.check(configs[name])  # a bad option stops the run before its directory exists
 
     parse_device(device), parse_dtype(dtype)  # fail before the run directory is created
     out_dir = Path(out) if out is not None else default_out_dir(models)

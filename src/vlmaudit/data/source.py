@@ -28,7 +28,8 @@ class DataSpec:
         try:
             return cast(self.options[key])
         except ValueError:
-            raise SpecError(f"data option {key}={self.options[key]!r} is not a {cast.__name__}") from None
+            kind = {"int": "an integer", "float": "a number"}.get(cast.__name__, f"a {cast.__name__}")
+            raise SpecError(f"data option {key}={self.options[key]!r} is not {kind}") from None
 
 
 def parse_data_spec(text: str) -> DataSpec:

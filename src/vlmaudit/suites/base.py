@@ -1,8 +1,10 @@
 """The suite contract.
 
-A suite is a name, a config dataclass and `run(ctx, data, config) -> list[SuiteResult]` (one
-result per data source it ran on). It gets embeddings only through `ctx.engine`, so caching,
-dtype and distributed sharding apply everywhere, and it never writes files.
+A suite is a name, a config dataclass, `check(config)` and `run(ctx, data, config) ->
+list[SuiteResult]` (one result per data source it ran on). The runner calls `check` on every
+suite before it creates the run directory, so a bad option never leaves a run behind. A suite
+gets embeddings only through `ctx.engine`, so caching, dtype and distributed sharding apply
+everywhere, and it never writes files.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ class Suite(Protocol):
     Config: type
     default_data: tuple[str, ...]  # data specs used when the user gives none
     accepts: tuple[str, ...]  # DataSource kinds this suite can run on
+
+    def check(self, config: Any) -> None:
+        """Raise SpecError for option values no data could make valid."""
 
     def run(self, ctx: RunContext, data: DataSource, config: Any) -> list[SuiteResult]: ...
 

@@ -71,9 +71,6 @@ def plan(data: DataSource, config: Config, seed: int) -> tuple[list[Part], list[
     if data.kind == "scenes":
         from vlmaudit.suites.composition_scenes import build_scene_benchmarks
 
-        unknown = sorted(set(config.benchmarks) - set(SCENE_BENCHMARKS))
-        if unknown:
-            raise SpecError(f"unknown generated benchmarks {unknown} (known: {sorted(SCENE_BENCHMARKS)})")
         # all by default, so skip those these scenes cannot support; named ones must all be built
         wanted = config.benchmarks or tuple(SCENE_BENCHMARKS)
         built = build_scene_benchmarks(data.scenes, seed, wanted, skip_unsupported=not config.benchmarks)
@@ -97,10 +94,7 @@ def plan(data: DataSource, config: Config, seed: int) -> tuple[list[Part], list[
 
 
 def _policy(config: Config, bench: Benchmark) -> str:
-    policy = bench.official_tie_policy if config.tie_policy == "official" else config.tie_policy
-    if policy not in TIE_POLICIES:
-        raise SpecError(f"tie_policy={config.tie_policy!r}: use one of {(*TIE_POLICIES, 'official')}")
-    return policy
+    return bench.official_tie_policy if config.tie_policy == "official" else config.tie_policy
 
 
 def _run_part(part: Part, tables, config: Config, ctx: RunContext) -> tuple[Evaluated, list[Metric], dict]:
@@ -142,6 +136,7 @@ def _combine(combo: Combined, evaluated: dict[str, Evaluated], bench: Benchmark,
 
 def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
     started = time.perf_counter()
+    SUITE.check(config)
     parts, combos = plan(data, config, ctx.seed)
     tables = score_tables(ctx.engine, {p.group: p.items for p in parts}, config.prompt)
     metrics: list[Metric] = []
@@ -195,6 +190,14 @@ class CompositionSuite:
     default_data: tuple[str, ...] = ("scenes",)
     accepts: tuple[str, ...] = ("scenes", "aro-vgr", "aro-vga", "coco-order", "flickr-order", "sugarcrepe",
                                 "hard-positives")
+
+    def check(self, config: Config) -> None:
+        if config.tie_policy not in (*TIE_POLICIES, "official"):
+            raise SpecError(f"tie_policy={config.tie_policy!r}: use one of {(*TIE_POLICIES, 'official')}")
+        if unknown := sorted(set(config.benchmarks) - set(SCENE_BENCHMARKS)):
+            raise SpecError(f"unknown generated benchmarks {unknown} (known: {sorted(SCENE_BENCHMARKS)})")
+        if config.n_boot < 1:
+            raise SpecError(f"n_boot must be >= 1, got {config.n_boot}")
 
     def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         return run(ctx, data, config)

@@ -31,7 +31,14 @@ from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.report.schema import Metric, SuiteResult
 from vlmaudit.suites import spatial_mmvp, spatial_whatsup, spatial_winoground
 from vlmaudit.suites.base import RunContext
-from vlmaudit.suites.spatial_common import MetricKit, Scorer, check_policy, references_for, variants
+from vlmaudit.suites.spatial_common import (
+    SCORE_DTYPES,
+    MetricKit,
+    Scorer,
+    check_policy,
+    references_for,
+    variants,
+)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 TABLE1 = {  # paper Table 1 columns: mean of two subsets' individual accuracies
@@ -61,9 +68,17 @@ class SpatialSuite:
     default_data = ("scenes",)
     accepts = ("scenes", "whatsup", "winoground", "mmvp-vlm")
 
+    def check(self, config: Config) -> None:
+        check_policy(config.tie_policy)
+        if config.score_dtype not in SCORE_DTYPES:
+            raise SpecError(f"score_dtype must be one of {sorted(SCORE_DTYPES)}, got {config.score_dtype!r}")
+        counts = ("n_sets", "n_groups", "n_pairs", "n_prior", "prior_max", "n_boot")
+        if small := [f"{k}={getattr(config, k)}" for k in counts if getattr(config, k) < 1]:
+            raise SpecError(f"{', '.join(small)}: must be >= 1")
+
     def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         start = time.perf_counter()
-        check_policy(config.tie_policy)
+        self.check(config)
         scorer = Scorer(ctx.engine, config.score_dtype, config.neutral_prompt)
         kit = MetricKit(config.seed, config.n_boot, references_for(ctx.model.spec))
         runners = {"whatsup": _whatsup, "winoground": _winoground, "mmvp-vlm": _mmvp, "scenes": _scenes}

@@ -295,6 +295,9 @@ class TransformsSuite:
     default_data = ("scenes",)
     accepts = ("scenes", "image-caption")
 
+    def check(self, config: Config) -> None:
+        _validate(config)
+
     def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         return run(ctx, data, config)
 
