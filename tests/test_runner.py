@@ -157,11 +157,25 @@ def test_bare_resume_continues_the_run_as_configured(tmp_path):
     assert len(json.loads((out / "summary.json").read_text())["units"]) == 2
 
 
+def test_resume_with_a_new_model_extends_the_run_and_keeps_its_settings(tmp_path):
+    out = tmp_path / "run"
+    run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, options={"fake": {"n": "3"}})
+    fake_suite.CALLS.clear()
+    summary = run(["toy:8"], out=out, cache_dir=None, progress=False, resume=True)
+    assert fake_suite.CALLS == ["fake"]  # only the new model's unit, with the stored n=3
+    assert [u["model"] for u in summary.units] == ["toy:16", "toy:8"]
+    assert summary.units[1]["config"]["n"] == 3
+    config = json.loads((out / "config.json").read_text())
+    assert config["models"] == ["toy:16", "toy:8"] and config["suites"] == ["fake"]
+    assert len(json.loads((out / "summary.json").read_text())["units"]) == 2
+
+
 def test_resume_with_other_settings_is_refused_not_mixed(tmp_path):
     out = tmp_path / "run"
     run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, options={"fake": {"n": "3"}})
     with pytest.raises(SpecError, match=r"fake.n 3 -> 4"):
-        run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, resume=True)
+        run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, resume=True,
+            options={"fake": {"n": "4"}})
     with pytest.raises(SpecError, match="dtype 'fp32' -> 'bf16'"):
         run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, resume=True, dtype="bf16",
             options={"fake": {"n": "3"}})

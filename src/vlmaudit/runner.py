@@ -60,25 +60,31 @@ def run(
 ) -> RunSummary:
     """Run `suites` (default: all available) for each model on `data` (default: each suite's own).
 
-    resume: skip the units already in `out`; with no models, suites, data or options given, the
-    ones in its config.json are used, so a bare resume continues the interrupted run.
+    resume: skip the units already in `out`. Once a unit has finished, the run is extended, not
+    replaced: what is not given comes from its config.json and what is given is added (a bare
+    resume continues the interrupted run; `--model NEW` adds a model to it). Changed settings
+    for finished units are refused.
 
     options: per-suite config overrides, e.g. {"transforms": {"n_images": 100}}.
     on_unit: optional callback(payload) after each finished unit, for live printing.
     """
     started = time.perf_counter()
     stored = stored_config(Path(out)) if resume and out is not None else None
-    adopt = stored is not None and not (models or suites or data or options)
-    if adopt:  # `run --out DIR --resume` alone continues the run as it was configured
-        models, suites = stored["models"], stored["suites"]
-        data = list(dict.fromkeys(text for texts in stored["data"].values() for text in texts))
-        options = stored["suite_configs"]
+    finished = stored is not None and any(Path(out).rglob("results.json"))
+    given_suites = list(suites)
+    options = options or {}
+    # a run that failed before finishing any unit has nothing to keep: given settings replace it
+    extend = stored is not None and (finished or not (models or suites or data or options))
+    stored_plan: dict[str, list[str]] = stored["data"] if extend else {}
+    if extend:
+        models, suites = [*stored["models"], *models], [*stored["suites"], *suites]
+        options = {name: {**stored["suite_configs"].get(name, {}), **options.get(name, {})}
+                   for name in dict.fromkeys([*stored["suite_configs"], *options])}
     # a name given twice is one unit, not two (dict keeps the user's order)
     models = list(dict.fromkeys(models)) or [DEFAULT_MODEL]
     data = list(dict.fromkeys(data))
     suite_names = list(dict.fromkeys(suites)) or [s for s in DEFAULT_SUITES if s in SUITES.names()]
     suite_objs = {name: SUITES.get(name) for name in suite_names}
-    options = options or {}
     _reject_unknown_option_suites(options, suite_names)
     configs = {name: _suite_config(obj, options.get(name, {}), seed) for name, obj in suite_objs.items()}
     for name, obj in suite_objs.items():
@@ -87,7 +93,7 @@ def run(
     parse_device(device), parse_dtype(dtype)  # fail before the run directory is created
     out_dir = Path(out) if out is not None else default_out_dir(models)
     sources: dict[str, DataSource] = {text: open_data(text) for text in data}
-    plan = stored["data"] if adopt else _plan(suite_objs, list(data), sources, explicit_suites=bool(suites))
+    plan = _plan(suite_objs, data, sources, required=given_suites, stored=stored_plan)
     for texts in plan.values():
         for text in texts:
             if text not in sources:
@@ -96,8 +102,7 @@ def run(
     if data and not any(plan.values()):
         kinds = ", ".join(sorted({sources[text].kind for text in data}))
         raise SpecError(f"no suite of {suite_names} accepts the data given ({kinds})")
-    # a run that failed before finishing any unit has nothing to mix: corrected options may resume it
-    if stored is not None and any(out_dir.rglob("results.json")):
+    if finished:
         _check_resumable(out_dir, stored, dtype=dtype, seed=seed,
                          suite_configs={name: _asdict(cfg) for name, cfg in configs.items()})
     rundir = RunDirectory(out_dir, resume=resume)
@@ -202,18 +207,19 @@ def _reject_unknown_option_suites(options: dict[str, Any], suite_names: list[str
 
 
 def _plan(suites: dict[str, Any], data: list[str], sources: dict[str, DataSource],
-          explicit_suites: bool) -> dict[str, list[str]]:
-    """Which data each suite runs on: the user's data it accepts, else its defaults."""
+          required: Sequence[str], stored: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Which data each suite runs on: a resumed run's data plus the user's data it accepts, else
+    its defaults. A suite in `required` (named by the user) that accepts none of it is an error."""
     plan: dict[str, list[str]] = {}
     for name, suite in suites.items():
         if not data:
-            plan[name] = list(suite.default_data)
+            plan[name] = list(stored.get(name, suite.default_data))
             continue
         accepted = [text for text in data if sources[text].kind in suite.accepts]
-        if not accepted and explicit_suites:
+        plan[name] = list(dict.fromkeys([*stored.get(name, []), *accepted]))
+        if not accepted and name in required:
             kinds = ", ".join(sorted({sources[t].kind for t in data}))
             raise SpecError(f"suite {name!r} accepts {list(suite.accepts)}, but the data given is {kinds}")
-        plan[name] = accepted
     return plan
 
 

@@ -43,7 +43,7 @@ def _announce(payload: dict) -> None:
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--option", "option_pairs", multiple=True, help="Suite config override SUITE.KEY=VALUE.")
 @click.option("--cache-dir", default="default", help="Embedding cache dir; 'none' disables.")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@click.option("--resume", is_flag=True, help="Continue or extend the run in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run(more_suites, models, suites, data, out, device, dtype, batch_size, seed, option_pairs, cache_dir,
         resume, quiet):
