@@ -72,7 +72,8 @@ def run(ctx, data, config, scorer, kit):
     metrics = [*whatsup.metrics, *wino_metrics, *mmvp_metrics]
     samples = {"whatsup-like": whatsup.samples, "winoground-like": wino_samples, "mmvp-like": mmvp_samples}
     flags = [*whatsup.flags, "generated scenes: exact gold; What'sUp-like has left/right + above/below "
-             "where What'sUp A has left/right + on/under; caption prior R = the source's random scenes"]
+             "where What'sUp A has left/right + on/under; sizes are spatial.n_sets/n_groups/n_pairs (the "
+             "source's n sets only the caption prior's reference scenes R)"]
     extra = {"generated": {"whatsup_like_sets": len(sets) // 4, "winoground_like_groups": len(groups),
                            "mmvp_like_pairs": len(pairs), "image_size": cfg.image_size, "seed": seed}}
     headline = ["whatsup-like/scenes/individual", "whatsup-like/scenes/pair", "whatsup-like/scenes/set",
