@@ -65,6 +65,12 @@ def test_unknown_suite_option_and_spec_errors(tmp_path):
         run(["just-a-name"], ["fake"], out=tmp_path / "c", cache_dir=None)
 
 
+def test_one_dataset_spelt_twice_is_one_unit(tmp_path):
+    summary = run(["toy:16"], ["fake"], ["fake?a=1&b=2", "fake?b=2&a=1", "fake?a=2&b=2"],
+                  out=tmp_path / "run", cache_dir=None, progress=False)
+    assert [u["data"] for u in summary.units] == ["fake?a=1&b=2", "fake?a=2&b=2"]
+
+
 def test_a_bad_suite_option_stops_the_run_before_its_directory_exists(tmp_path):
     out = tmp_path / "run"
     with pytest.raises(SpecError, match="n must be >= 1"):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmaudit.atomic import json_default, write_json_atomic, write_text_atomic
-from vlmaudit.data.source import DataSource, open_data
+from vlmaudit.data.source import DataSource, open_data, parse_data_spec
 from vlmaudit.engine import Engine
 from vlmaudit.errors import SpecError
 from vlmaudit.models import DEFAULT_MODEL, load_model, parse_device, parse_dtype
@@ -82,7 +82,7 @@ def run(
                    for name in dict.fromkeys([*stored["suite_configs"], *options])}
     # a name given twice is one unit, not two (dict keeps the user's order)
     models = list(dict.fromkeys(models)) or [DEFAULT_MODEL]
-    data = list(dict.fromkeys(data))
+    data = _distinct_data(data)
     suite_names = list(dict.fromkeys(suites)) or [s for s in DEFAULT_SUITES if s in SUITES.names()]
     suite_objs = {name: SUITES.get(name) for name in suite_names}
     _reject_unknown_option_suites(options, suite_names)
@@ -198,6 +198,15 @@ def _suite_config(suite: Any, overrides: dict[str, Any], seed: int) -> Any:
     if "seed" in names and "seed" not in overrides:
         overrides = {**overrides, "seed": seed}
     return build_config(suite.Config, overrides, label=f"suite {suite.name}")
+
+
+def _distinct_data(data: Sequence[str]) -> list[str]:
+    """The same dataset with its options in another order is one unit: the first spelling names it."""
+    first: dict[tuple, str] = {}
+    for text in data:
+        spec = parse_data_spec(text)
+        first.setdefault((spec.name, spec.path, tuple(sorted(spec.options.items()))), text)
+    return list(first.values())
 
 
 def _reject_unknown_option_suites(options: dict[str, Any], suite_names: list[str]) -> None:
