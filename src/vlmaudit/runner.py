@@ -87,8 +87,6 @@ def run(
     suite_objs = {name: SUITES.get(name) for name in suite_names}
     _reject_unknown_option_suites(options, suite_names)
     configs = {name: _suite_config(obj, options.get(name, {}), seed) for name, obj in suite_objs.items()}
-    for name, obj in suite_objs.items():
-        obj.check(configs[name])  # a bad option stops the run before its directory exists
 
     parse_device(device), parse_dtype(dtype)  # fail before the run directory is created
     out_dir = Path(out) if out is not None else default_out_dir(models)
@@ -197,7 +195,9 @@ def _suite_config(suite: Any, overrides: dict[str, Any], seed: int) -> Any:
     names = {f.name for f in fields(suite.Config)}
     if "seed" in names and "seed" not in overrides:
         overrides = {**overrides, "seed": seed}
-    return build_config(suite.Config, overrides, label=f"suite {suite.name}")
+    config = build_config(suite.Config, overrides, label=f"suite {suite.name}")
+    suite.check(config)  # a bad option stops the run before its directory exists
+    return config
 
 
 def _distinct_data(data: Sequence[str]) -> list[str]:

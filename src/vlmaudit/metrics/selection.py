@@ -12,8 +12,18 @@ from typing import Literal
 
 import numpy as np
 
+from vlmaudit.errors import SpecError
+
 TiePolicy = Literal["strict", "lenient", "argmax-first", "half", "random"]
 TIE_POLICIES: tuple[str, ...] = ("strict", "lenient", "argmax-first", "half", "random")
+
+
+def check_tie_policy(policy: str, extra: tuple[str, ...] = ()) -> str:
+    """A user's tie_policy option, checked before any scoring; `extra` adds a suite's own names."""
+    allowed = (*TIE_POLICIES, *extra)
+    if policy not in allowed:
+        raise SpecError(f"tie_policy {policy!r} is not one of {allowed}")
+    return policy
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from vlmaudit.data.choice import CaptionChoice
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import SpecError
 from vlmaudit.metrics.baselines import hackable_flags
-from vlmaudit.metrics.selection import TIE_POLICIES
+from vlmaudit.metrics.selection import TIE_POLICIES, check_tie_policy
 from vlmaudit.report.schema import Metric, SuiteResult
 from vlmaudit.suites.base import RunContext
 from vlmaudit.suites.composition_bench import BY_KIND, HARD_POSITIVES, SCENE_BENCHMARKS, SUGARCREPE, Benchmark
@@ -192,8 +192,7 @@ class CompositionSuite:
                                 "hard-positives")
 
     def check(self, config: Config) -> None:
-        if config.tie_policy not in (*TIE_POLICIES, "official"):
-            raise SpecError(f"tie_policy={config.tie_policy!r}: use one of {(*TIE_POLICIES, 'official')}")
+        check_tie_policy(config.tie_policy, extra=("official",))
         if unknown := sorted(set(config.benchmarks) - set(SCENE_BENCHMARKS)):
             raise SpecError(f"unknown generated benchmarks {unknown} (known: {sorted(SCENE_BENCHMARKS)})")
         if config.n_boot < 1:

@@ -28,17 +28,11 @@ from vlmaudit.data.readers import winoground as winoground_reader
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.baselines import hackable_flags
+from vlmaudit.metrics.selection import check_tie_policy
 from vlmaudit.report.schema import Metric, SuiteResult
 from vlmaudit.suites import spatial_mmvp, spatial_whatsup, spatial_winoground
 from vlmaudit.suites.base import RunContext
-from vlmaudit.suites.spatial_common import (
-    SCORE_DTYPES,
-    MetricKit,
-    Scorer,
-    check_policy,
-    references_for,
-    variants,
-)
+from vlmaudit.suites.spatial_common import MetricKit, Scorer, check_score_dtype, references_for, variants
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 TABLE1 = {  # paper Table 1 columns: mean of two subsets' individual accuracies
@@ -69,9 +63,8 @@ class SpatialSuite:
     accepts = ("scenes", "whatsup", "winoground", "mmvp-vlm")
 
     def check(self, config: Config) -> None:
-        check_policy(config.tie_policy)
-        if config.score_dtype not in SCORE_DTYPES:
-            raise SpecError(f"score_dtype must be one of {sorted(SCORE_DTYPES)}, got {config.score_dtype!r}")
+        check_tie_policy(config.tie_policy)
+        check_score_dtype(config.score_dtype)
         counts = ("n_sets", "n_groups", "n_pairs", "n_prior", "prior_max", "n_boot")
         if small := [f"{k}={getattr(config, k)}" for k in counts if getattr(config, k) < 1]:
             raise SpecError(f"{', '.join(small)}: must be >= 1")

@@ -20,13 +20,20 @@ import numpy as np
 from vlmaudit.data.images import ImageRef
 from vlmaudit.errors import SpecError
 from vlmaudit.metrics.grouped import Grouped
-from vlmaudit.metrics.selection import TIE_POLICIES, Selection
+from vlmaudit.metrics.selection import Selection
 from vlmaudit.metrics.summary import mean_metric
 from vlmaudit.report.schema import Metric
 
 SCORE_DTYPES = {"fp32": np.float32, "fp16": np.float16}
+
 Result = Selection | Grouped
 Block = dict[tuple[str, str], tuple[Result, float]]  # (group suffix, metric) -> (result, chance)
+
+
+def check_score_dtype(dtype: str) -> str:
+    if dtype not in SCORE_DTYPES:
+        raise SpecError(f"score_dtype must be one of {sorted(SCORE_DTYPES)}, got {dtype!r}")
+    return dtype
 
 
 @dataclass
@@ -38,8 +45,7 @@ class Scorer:
     neutral_prompt: str = "a photo."
 
     def __post_init__(self) -> None:
-        if self.dtype not in SCORE_DTYPES:
-            raise SpecError(f"score_dtype must be one of {sorted(SCORE_DTYPES)}, got {self.dtype!r}")
+        check_score_dtype(self.dtype)
 
     def _cast(self, rows: Any) -> np.ndarray:
         return rows.numpy().astype(SCORE_DTYPES[self.dtype])
@@ -148,11 +154,6 @@ def value(result: Result) -> float:
 def _clusters(keys: Sequence[Hashable] | None) -> np.ndarray | None:
     return None if keys is None else np.asarray([str(k) for k in keys])
 
-
-def check_policy(policy: str) -> str:
-    if policy not in TIE_POLICIES:
-        raise SpecError(f"tie_policy must be one of {TIE_POLICIES}, got {policy!r}")
-    return policy
 
 
 def variants(main: str, legacy: str | None, with_legacy: bool) -> list[tuple[str, str]]:

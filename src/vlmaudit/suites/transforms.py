@@ -39,7 +39,7 @@ from vlmaudit.data.images import ImageRef, memory_image
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.baselines import hackable_flags
-from vlmaudit.metrics.selection import TIE_POLICIES
+from vlmaudit.metrics.selection import check_tie_policy
 from vlmaudit.perturb.image_transforms import Transform, load_catalogue, select_transforms
 from vlmaudit.report.schema import SuiteResult
 from vlmaudit.suites import transforms_plots as plots
@@ -85,8 +85,7 @@ def _validate(config: Config) -> None:
             raise SpecError(message) from None
         if missing := ["{" + k + "}" for k in keys if "{" + k + "}" not in template]:
             raise SpecError(f"{field_name} {template!r} must contain {', '.join(missing)}")
-    if config.tie_policy not in TIE_POLICIES:
-        raise SpecError(f"tie_policy {config.tie_policy!r} is not one of {TIE_POLICIES}")
+    check_tie_policy(config.tie_policy)
     if not 0.0 < config.probe_test_fraction < 1.0:
         raise SpecError(f"probe_test_fraction must be in (0, 1), got {config.probe_test_fraction}")
     if config.n_images < 0 or config.n_boot < 1 or config.description_index < -1:
