@@ -90,7 +90,8 @@ def test_a_bad_suite_option_stops_the_run_before_its_directory_exists(tmp_path):
 ])
 def test_builtin_suites_check_their_options_before_any_file_is_written(tmp_path, suite, option):
     out = tmp_path / "run"
-    with pytest.raises(SpecError):
+    (key,) = option
+    with pytest.raises(SpecError, match=key):  # the error names the option at fault
         run(["toy:16"], [suite], out=out, cache_dir=None, options={suite: option})
     assert not out.exists()
 
