@@ -1,0 +1,71 @@
+"""Golden runs: every metric's value, CI, tie rate, chance, n and blind baselines of an audit,
+stored and compared exactly (open_clip's regression-test style).
+
+The stored files were written by the code *before* the second-spine refactor; a refactor that
+moves code must leave them unchanged. Regenerate only for a change that is meant to move a
+number, and say which numbers moved and why in the commit:
+
+    VLMAUDIT_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+GOLDEN_DIR = Path(__file__).parent / "golden"
+FIELDS = ("value", "n", "chance", "ci_low", "ci_high", "tie_rate", "baselines")
+
+# A small audit: the default suites on few scenes, sizes set explicitly so that the items stay the
+# same whatever the suites derive from the source's n.
+SMALL_AUDIT: dict[str, Any] = {
+    "data": ["scenes?n=40"],
+    "options": {
+        "transforms": {"n_images": 40, "n_boot": 200},
+        "composition": {"n_boot": 200},
+        "spatial": {"n_sets": 10, "n_groups": 16, "n_pairs": 16, "n_prior": 16, "n_boot": 200},
+    },
+}
+
+
+def metric_key(metric: dict[str, Any]) -> str:
+    """group/name, plus the tie-policy variant when the result names it as a field."""
+    variant = metric.get("variant") or ""
+    suffix = f"@{variant}" if variant and not metric["name"].endswith(f"@{variant}") else ""
+    return f"{metric['group']}/{metric['name']}{suffix}"
+
+
+def digest(units: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """unit "suite|data" -> metric key -> the fields a number's reader sees."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for unit in units:
+        table = out.setdefault(f"{unit['suite']}|{unit['data']}", {})
+        for metric in unit["metrics"]:
+            key = metric_key(metric)
+            assert key not in table, f"duplicate metric {key} in {unit['suite']}"
+            table[key] = {f: metric.get(f) for f in FIELDS}
+    return out
+
+
+def compare(name: str, units: list[dict[str, Any]]) -> None:
+    """Exact comparison with the stored golden file (or rewrite it when asked)."""
+    path = GOLDEN_DIR / f"{name}.json"
+    got = json.loads(json.dumps(digest(units)))  # the JSON round trip the results go through
+    if os.environ.get("VLMAUDIT_UPDATE_GOLDEN") == "1":
+        path.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+        return
+    want = json.loads(path.read_text())
+    assert sorted(got) == sorted(want), f"units differ: {sorted(got)} vs {sorted(want)}"
+    problems = []
+    for unit, metrics in want.items():
+        missing = sorted(set(metrics) - set(got[unit]))
+        extra = sorted(set(got[unit]) - set(metrics))
+        if missing or extra:
+            problems.append(f"{unit}: missing {missing[:5]} extra {extra[:5]}")
+        for key in sorted(set(metrics) & set(got[unit])):
+            for field, value in metrics[key].items():
+                if got[unit][key][field] != value:
+                    problems.append(f"{unit} {key}.{field}: golden {value!r}, now {got[unit][key][field]!r}")
+    assert not problems, f"{len(problems)} differences from {path.name}:\n" + "\n".join(problems[:40])
