@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from vlmaudit.data.choice import CaptionChoice, ChoiceSource
+from vlmaudit.data.choice import ChoiceSource
 from vlmaudit.data.images import ImageRef
+from vlmaudit.data.items import CaptionChoice
 from vlmaudit.data.source import DataSpec
 from vlmaudit.suites.base import RunContext
 from vlmaudit.suites.composition import SUITE, Config

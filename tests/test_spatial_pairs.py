@@ -7,8 +7,7 @@ from PIL import Image
 
 from toy import ToyModel
 from vlmaudit.data.images import memory_image
-from vlmaudit.data.readers.mmvp import ImagePairItem
-from vlmaudit.data.readers.winoground import WinogroundItem
+from vlmaudit.data.items import ImagePair, WinogroundGroup
 from vlmaudit.engine.core import Engine
 from vlmaudit.suites import spatial_mmvp, spatial_winoground
 from vlmaudit.suites.spatial_common import MetricKit, Scorer, references_for, variants
@@ -39,7 +38,7 @@ def _image(shade):
 
 
 def _wino_items():
-    return [WinogroundItem(str(i), (_image(20 * i), _image(20 * i + 7)),
+    return [WinogroundGroup(str(i), (_image(20 * i), _image(20 * i + 7)),
                            (f"a mug on a box {i}", f"a box on a mug {i}"), TAGS[i]) for i in range(4)]
 
 
@@ -104,7 +103,7 @@ MMVP = np.array(
 
 
 def _mmvp(spec="toy", logit_scale=100.0):
-    items = [ImagePairItem((str(2 * p + 1), str(2 * p + 2)), (_image(10 * p), _image(10 * p + 5)),
+    items = [ImagePair((str(2 * p + 1), str(2 * p + 2)), (_image(10 * p), _image(10 * p + 5)),
                            (f"a photo of s{p}a", f"a photo of s{p}b"), (0, 1), "Texts" if p < 2 else "Color")
              for p in range(4)]
     scorer = TableScorer(Engine(ToyModel(), cache_dir=None, progress=False))

@@ -6,7 +6,8 @@ from PIL import Image
 
 from toy import ToyModel
 from vlmaudit.data.images import memory_image
-from vlmaudit.data.readers.whatsup import SUBSETS, WhatsUpItem
+from vlmaudit.data.items import SpatialChoice
+from vlmaudit.data.readers.whatsup import SUBSETS
 from vlmaudit.engine.core import Engine
 from vlmaudit.suites import spatial_whatsup
 from vlmaudit.suites.spatial_common import MetricKit, Scorer, references_for, variants
@@ -38,7 +39,7 @@ def _items():
             order = [rel] + [o for o in ORDER if o != rel]
             options = tuple(f"A {obj} {PHRASE[o]} the {ref}" for o in order)
             image = memory_image(Image.new("RGB", (8, 8), (40 * g, 30 * r, 9)))
-            items.append(WhatsUpItem(image, options, rel, f"{obj}/{ref}", order.index(OPPOSITE[rel]), "A"))
+            items.append(SpatialChoice(image, options, rel, f"{obj}/{ref}", order.index(OPPOSITE[rel]), "A"))
     return items
 
 

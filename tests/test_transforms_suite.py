@@ -12,7 +12,8 @@ from PIL import Image
 
 from toy import ToyModel
 from vlmaudit.data.images import memory_image
-from vlmaudit.data.readers.captions import CaptionItem, CaptionSource
+from vlmaudit.data.items import ImageCaptions
+from vlmaudit.data.readers.captions import CaptionSource
 from vlmaudit.data.source import DataSpec
 from vlmaudit.engine import Engine
 from vlmaudit.errors import SpecError
@@ -35,7 +36,7 @@ def caption_source(n: int = 10, solid: bool = False) -> CaptionSource:
             arr = (rng.random((36, 48, 3)) * 255).astype(np.uint8)
             arr[:, : 8 + 3 * i] = (200, 30, 30)
         caption = f"a red band number {i} ."
-        items.append(CaptionItem(memory_image(Image.fromarray(arr), f"img{i}"), (caption,)))
+        items.append(ImageCaptions(memory_image(Image.fromarray(arr), f"img{i}"), (caption,)))
     return CaptionSource(DataSpec("captions", "memory"), "jsonl", items)
 
 

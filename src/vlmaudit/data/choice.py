@@ -16,17 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from vlmaudit.data.images import Box, ImageRef, file_image
+from vlmaudit.data.items import CaptionChoice
 from vlmaudit.data.source import DataSpec, fingerprint_of
 from vlmaudit.errors import DataError, ImageError
-
-
-@dataclass(frozen=True)
-class CaptionChoice:
-    image: ImageRef
-    options: tuple[str, ...]
-    gold: int
-    group: str = ""  # macro-average key: relation name, ordered attribute pair, ...
-    item_id: str = ""
 
 
 def load_json(path: Path) -> Any:

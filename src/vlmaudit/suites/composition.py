@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from vlmaudit.data.choice import CaptionChoice
+from vlmaudit.data.items import CaptionChoice
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import SpecError
 from vlmaudit.metrics.baselines import hackable_flags

@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from vlmaudit.data.choice import CaptionChoice
+from vlmaudit.data.items import CaptionChoice
 from vlmaudit.data.scenes import Caption, Scene, describe, scene_ref, truth
 from vlmaudit.data.scenes import perturb as P
 from vlmaudit.data.scenes.grammar import assemble, flip_clause, scene_clauses

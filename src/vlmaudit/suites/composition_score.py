@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from vlmaudit.data.choice import CaptionChoice
+from vlmaudit.data.items import CaptionChoice
 from vlmaudit.metrics.baselines import bow_equivalent, length_scores, text_prior_scores
 from vlmaudit.metrics.selection import TiePolicy, pairwise, select
 

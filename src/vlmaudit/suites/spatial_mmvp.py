@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vlmaudit.data.readers.mmvp import ImagePairItem
+from vlmaudit.data.items import ImagePair
 from vlmaudit.metrics.grouped import image_pairs
 from vlmaudit.metrics.selection import Selection
 from vlmaudit.report.schema import Metric
@@ -31,7 +31,7 @@ def variants_for(tie_policy: str, legacy: bool) -> list[tuple[str, str]]:
     return runs
 
 
-def evaluate(scorer: Scorer, kit: MetricKit, items: Sequence[ImagePairItem], *, prefix: str,
+def evaluate(scorer: Scorer, kit: MetricKit, items: Sequence[ImagePair], *, prefix: str,
              variants: list[tuple[str, str]], logit_scale: float,
              seed: int = 0) -> tuple[list[Metric], list[dict]]:
     scores = scorer.grid([it.images for it in items], [it.texts for it in items])  # [P, statement, image]

@@ -19,9 +19,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from vlmaudit.data.readers.mmvp import ImagePairItem
-from vlmaudit.data.readers.whatsup import Subset, WhatsUpItem
-from vlmaudit.data.readers.winoground import WinogroundItem
+from vlmaudit.data.items import ImagePair, SpatialChoice, WinogroundGroup
+from vlmaudit.data.readers.whatsup import Subset
 from vlmaudit.data.scenes import (
     OPPOSITE_RELATION,
     Caption,
@@ -82,7 +81,7 @@ def run(ctx, data, config, scorer, kit):
     return metrics, samples, flags, extra, headline
 
 
-def whatsup_like(r: random.Random, cfg: SceneConfig, n_sets: int) -> list[WhatsUpItem]:
+def whatsup_like(r: random.Random, cfg: SceneConfig, n_sets: int) -> list[SpatialChoice]:
     """n_sets x 4 items: the same two objects in each of the four relations."""
     items = []
     for g in range(n_sets):
@@ -103,11 +102,11 @@ def whatsup_like(r: random.Random, cfg: SceneConfig, n_sets: int) -> list[WhatsU
                 _check(captions[other], scene, False, f"whatsup-like set {g} {rel} vs {other}", loose)
             options = tuple(captions[o].text for o in order)
             opposite = order.index(OPPOSITE_RELATION[rel])
-            items.append(WhatsUpItem(scene_ref(scene), options, KEY[rel], f"set{g}", opposite, SUBSET.name))
+            items.append(SpatialChoice(scene_ref(scene), options, KEY[rel], f"set{g}", opposite, SUBSET.name))
     return items
 
 
-def winoground_like(r: random.Random, cfg: SceneConfig, n_groups: int) -> list[WinogroundItem]:
+def winoground_like(r: random.Random, cfg: SceneConfig, n_groups: int) -> list[WinogroundGroup]:
     items = []
     for g in range(n_groups):
         group = winoground_group(r, WINOGROUND_KINDS[g % len(WINOGROUND_KINDS)], cfg)
@@ -115,12 +114,12 @@ def winoground_like(r: random.Random, cfg: SceneConfig, n_groups: int) -> list[W
             _check(group.captions[i], group.scenes[i], True, f"winoground-like group {g}")
             _check(group.captions[i], group.scenes[1 - i], False, f"winoground-like group {g}", loose=True)
         refs = (scene_ref(group.scenes[0]), scene_ref(group.scenes[1]))
-        items.append(WinogroundItem(f"g{g}", refs, (group.captions[0].text, group.captions[1].text),
+        items.append(WinogroundGroup(f"g{g}", refs, (group.captions[0].text, group.captions[1].text),
                                     {"tag": group.kind}))
     return items
 
 
-def mmvp_like(r: random.Random, cfg: SceneConfig, n_pairs: int) -> list[ImagePairItem]:
+def mmvp_like(r: random.Random, cfg: SceneConfig, n_pairs: int) -> list[ImagePair]:
     items = []
     for p in range(n_pairs):
         kind = MMVP_KINDS[p % len(MMVP_KINDS)]
@@ -137,7 +136,7 @@ def mmvp_like(r: random.Random, cfg: SceneConfig, n_pairs: int) -> list[ImagePai
             _check(captions[i], scenes[1 - i], False, f"mmvp-like pair {p}", loose=True)
         refs = (scene_ref(scenes[0]), scene_ref(scenes[1]))
         qids = (f"{2 * p + 1}", f"{2 * p + 2}")  # odd qid -> image 1, as in the released CSV
-        items.append(ImagePairItem(qids, refs, (captions[0].text, captions[1].text), (0, 1), kind))
+        items.append(ImagePair(qids, refs, (captions[0].text, captions[1].text), (0, 1), kind))
     return items
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vlmaudit.data.readers.whatsup import Subset, WhatsUpItem
+from vlmaudit.data.items import SpatialChoice
+from vlmaudit.data.readers.whatsup import Subset
 from vlmaudit.errors import DataError
 from vlmaudit.metrics.baselines import bow_equivalent, length_scores, text_prior_scores
 from vlmaudit.metrics.grouped import relation_pairs, relation_sets
@@ -50,7 +51,7 @@ class _Layout:
         return len(self.groups)
 
 
-def evaluate(scorer: Scorer, kit: MetricKit, subset: Subset, items: Sequence[WhatsUpItem], *, prefix: str,
+def evaluate(scorer: Scorer, kit: MetricKit, subset: Subset, items: Sequence[SpatialChoice], *, prefix: str,
              variants: list[tuple[str, str]], two_way_variants: list[tuple[str, str]],
              prior: np.ndarray | None = None, seed: int = 0) -> WhatsUpRun:
     """All What'sUp metrics of one subset. `prior`: [N, K] caption prior to subtract, or None."""

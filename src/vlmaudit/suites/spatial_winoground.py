@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vlmaudit.data.readers.winoground import TAG_FIELDS, WinogroundItem
+from vlmaudit.data.items import WinogroundGroup
+from vlmaudit.data.readers.winoground import TAG_FIELDS
 from vlmaudit.metrics.baselines import bow_equivalent, length_scores, text_prior_scores
 from vlmaudit.metrics.grouped import winoground
 from vlmaudit.report.schema import Metric
@@ -22,7 +23,7 @@ LEGACY = "strict"  # the paper's `>`; CLIP_benchmark's argmax is tie_policy=argm
 CHANCE = {"text": 0.25, "image": 0.25, "group": 1 / 6}
 
 
-def evaluate(scorer: Scorer, kit: MetricKit, items: Sequence[WinogroundItem], *, prefix: str,
+def evaluate(scorer: Scorer, kit: MetricKit, items: Sequence[WinogroundGroup], *, prefix: str,
              variants: list[tuple[str, str]], seed: int = 0) -> tuple[list[Metric], list[dict]]:
     captions = [it.captions for it in items]
     scores = scorer.grid([it.images for it in items], captions)  # [N, caption, image]

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vlmaudit.data.images import ImageRef, file_image
+from vlmaudit.data.images import file_image
+from vlmaudit.data.items import ImageCaptions
 from vlmaudit.data.source import DataSpec, fingerprint_of
 from vlmaudit.errors import DataError, SpecError
 
@@ -36,18 +37,13 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 Record = tuple[str, list[str], str]  # image path (relative to root), captions, label
 
 
-@dataclass(frozen=True)
-class CaptionItem:
-    ref: ImageRef
-    captions: tuple[str, ...]
-    label: str = ""  # class name for image folders; empty otherwise
 
 
 @dataclass
 class CaptionSource:
     spec: DataSpec
     format: str
-    items: list[CaptionItem]
+    items: list[ImageCaptions]
     kind: str = "image-caption"
 
     def fingerprint(self) -> str:
@@ -210,6 +206,6 @@ def open_source(spec: DataSpec) -> CaptionSource:
         raise DataError(f"{path}: no images{where}")
     records = _subset(records, spec.option("n", 0, int), spec.option("seed", 0, int))
     root = Path(spec.option("root", str(path if path.is_dir() else path.parent)))
-    items = [CaptionItem(file_image(root / image), tuple(captions), label)
+    items = [ImageCaptions(file_image(root / image), tuple(captions), label)
              for image, captions, label in records]
     return CaptionSource(spec=spec, format=fmt, items=items)

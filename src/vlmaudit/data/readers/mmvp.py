@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmaudit.data.images import ImageRef, file_image
+from vlmaudit.data.items import ImagePair
 from vlmaudit.data.source import DataSpec, fingerprint_of
 from vlmaudit.errors import DataError, ImageError, SpecError
 
@@ -47,21 +48,12 @@ METADATA: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class ImagePairItem:
-    """Two images and two statements; statement k's gold image is `gold[k]` (0 or 1)."""
-
-    qids: tuple[str, str]
-    images: tuple[ImageRef, ImageRef]
-    texts: tuple[str, str]  # as scored, i.e. with the protocol's prompt prefix
-    gold: tuple[int, int]
-    category: str
 
 
 @dataclass
 class MMVPSource:
     spec: DataSpec
-    items: list[ImagePairItem]
+    items: list[ImagePair]
     file: str
     digest: str
     kind: str = "mmvp-vlm"
@@ -88,7 +80,7 @@ def open_source(spec: DataSpec) -> MMVPSource:
         pair = tuple(_image(images, type1, qid, line1, file) for qid in (q1, q2))
         category = type1 if category_mode == "type" else _by_order(p, file)
         gold = tuple(0 if int(q) % 2 == 1 else 1 for q in (q1, q2))
-        items.append(ImagePairItem((q1, q2), pair, (PROMPT + s1, PROMPT + s2), gold, category))  # type: ignore[arg-type]
+        items.append(ImagePair((q1, q2), pair, (PROMPT + s1, PROMPT + s2), gold, category))  # type: ignore[arg-type]
     return MMVPSource(spec, items, str(file), hashlib.sha256(raw).hexdigest()[:32])
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmaudit.data.images import ImageRef, file_image
+from vlmaudit.data.items import SpatialChoice
 from vlmaudit.data.source import DataSpec, fingerprint_of
 from vlmaudit.errors import DataError, ImageError, SpecError
 
@@ -73,22 +74,12 @@ OPPOSITE_WORD = {"left": "right", "right": "left", "on": "under", "under": "on",
                  "behind": "front", "above": "below", "below": "above", "top": "bottom", "bottom": "top"}
 
 
-@dataclass(frozen=True)
-class WhatsUpItem:
-    """One image with its caption options (gold first), as the official loaders present it."""
-
-    image: ImageRef
-    options: tuple[str, ...]
-    relation: str  # preposition key: left/right/on/under/in-front/behind (A/B); left/.../top (QA)
-    group: str = ""  # controlled subsets: "<object>/<reference object>"
-    opposite: int | None = None  # index of the opposite-preposition option (two-way variant)
-    subset: str = ""
 
 
 @dataclass
 class WhatsUpSource:
     spec: DataSpec
-    subsets: dict[str, list[WhatsUpItem]]
+    subsets: dict[str, list[SpatialChoice]]
     files: dict[str, str]  # subset -> annotation file
     digests: dict[str, str]
     kind: str = "whatsup"
@@ -170,7 +161,7 @@ def _detect(file: Path, rows: list, root: Path) -> str:
     raise DataError(f"{file}: cannot tell which What'sUp subset this is; pass ?subset=NAME")
 
 
-def _controlled_item(row: Any, i: int, file: Path, root: Path, subset: Subset) -> WhatsUpItem:
+def _controlled_item(row: Any, i: int, file: Path, root: Path, subset: Subset) -> SpatialChoice:
     if not isinstance(row, dict) or not isinstance(row.get("image_path"), str):
         raise DataError(f"{file}: entry {i} needs an \"image_path\" string")
     options = _options(row.get("caption_options"), i, file)
@@ -183,10 +174,10 @@ def _controlled_item(row: Any, i: int, file: Path, root: Path, subset: Subset) -
     relation = parts[1]
     image = _image(root, row["image_path"], subset.image_dir, i, file)
     group = f"{parts[0]}/{parts[-1]}"
-    return WhatsUpItem(image, options, relation, group, _opposite(options, relation), subset.name)
+    return SpatialChoice(image, options, relation, group, _opposite(options, relation), subset.name)
 
 
-def _qa_item(row: Any, i: int, file: Path, root: Path, subset: Subset) -> WhatsUpItem:
+def _qa_item(row: Any, i: int, file: Path, root: Path, subset: Subset) -> SpatialChoice:
     if not isinstance(row, list) or len(row) != 3 or not isinstance(row[0], int | str):
         raise DataError(f"{file}: entry {i} must be [image_id, correct_caption, wrong_caption]")
     options = _options(row[1:], i, file)
@@ -197,7 +188,7 @@ def _qa_item(row: Any, i: int, file: Path, root: Path, subset: Subset) -> WhatsU
         relation = next((key for key, marker in markers if marker in options[0]), fallback)
     name = f"{str(row[0]).zfill(12)}.jpg" if subset.image_dir == "val2017" else f"{row[0]}.jpg"
     image = _image(root, f"{subset.image_dir}/{name}", subset.image_dir, i, file)
-    return WhatsUpItem(image, options, relation, "", 1, subset.name)
+    return SpatialChoice(image, options, relation, "", 1, subset.name)
 
 
 # Official COCO_QA / VG_QA two-object preposition keys: markers tested in order, then the fallback.

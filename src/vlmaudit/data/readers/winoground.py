@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vlmaudit.data.images import ImageRef, file_image
+from vlmaudit.data.items import WinogroundGroup
 from vlmaudit.data.source import DataSpec, fingerprint_of
 from vlmaudit.errors import DataError, ImageError, SpecError
 
@@ -34,20 +35,12 @@ REQUIRED = ("id", "image_0", "image_1", "caption_0", "caption_1")
 TAG_FIELDS = ("tag", "secondary_tag", "num_main_preds", "collapsed_tag")
 
 
-@dataclass(frozen=True)
-class WinogroundItem:
-    """A 2x2 group: caption k describes image k; the two captions share their words."""
-
-    id: str
-    images: tuple[ImageRef, ImageRef]
-    captions: tuple[str, str]
-    tags: dict[str, str] = field(default_factory=dict, compare=False)  # only the non-empty tag fields
 
 
 @dataclass
 class WinogroundSource:
     spec: DataSpec
-    items: list[WinogroundItem]
+    items: list[WinogroundGroup]
     file: str
     digest: str
     kind: str = "winoground"
@@ -92,7 +85,7 @@ def _rows(file: Path, raw: bytes):
         yield line, row
 
 
-def _item(row: Any, line: int, file: Path, images: Path) -> WinogroundItem:
+def _item(row: Any, line: int, file: Path, images: Path) -> WinogroundGroup:
     if not isinstance(row, dict):
         raise DataError(f"{file}: line {line} is not a JSON object")
     missing = [key for key in REQUIRED if key not in row or row[key] in (None, "")]
@@ -101,7 +94,7 @@ def _item(row: Any, line: int, file: Path, images: Path) -> WinogroundItem:
     pair = tuple(_image(images, str(row[f"image_{k}"]), line, file) for k in (0, 1))
     captions = (str(row["caption_0"]), str(row["caption_1"]))
     tags = {key: str(row[key]) for key in TAG_FIELDS if row.get(key) not in (None, "")}
-    return WinogroundItem(str(row["id"]), pair, captions, tags)  # type: ignore[arg-type]
+    return WinogroundGroup(str(row["id"]), pair, captions, tags)  # type: ignore[arg-type]
 
 
 def _image(images: Path, name: str, line: int, file: Path) -> ImageRef:
