@@ -12,7 +12,7 @@ from vlmaudit.data.source import DataSpec, fingerprint_of
 from vlmaudit.errors import SpecError
 from vlmaudit.metrics.selection import select
 from vlmaudit.metrics.summary import selection_metric
-from vlmaudit.report.schema import SuiteResult
+from vlmaudit.results import SuiteResult
 
 CALLS: list[str] = []
 

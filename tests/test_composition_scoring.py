@@ -16,7 +16,7 @@ from vlmaudit.data.images import ImageRef
 from vlmaudit.data.items import CaptionChoice
 from vlmaudit.data.source import DataSpec
 from vlmaudit.suites.base import RunContext
-from vlmaudit.suites.composition import SUITE, Config
+from vlmaudit.suites.composition.suite import SUITE, Config
 
 PROMPT = "a photo."
 

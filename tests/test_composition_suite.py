@@ -9,8 +9,8 @@ from test_readers_sugarcrepe import LIMIT, placeholder_images, shared_data_dir  
 from vlmaudit.data.source import open_data
 from vlmaudit.engine import Engine
 from vlmaudit.suites.base import RunContext, build_config
-from vlmaudit.suites.composition import SUITE
-from vlmaudit.suites.composition_bench import SCENE_BENCHMARKS
+from vlmaudit.suites.composition.bench import SCENE_BENCHMARKS
+from vlmaudit.suites.composition.suite import SUITE
 
 # Options with identical word multisets: a bag-of-words model ties on every item.
 STRUCTURAL = ("relation_swap", "attribute_swap", "order", "sugarcrepe_swap_obj", "hard_positives_swap")

@@ -9,7 +9,7 @@ from PIL import Image
 from vlmaudit.data.readers.hard_positives import read_official
 from vlmaudit.data.source import open_data
 from vlmaudit.errors import DataError
-from vlmaudit.suites.composition_score import triplet_rule
+from vlmaudit.suites.composition.score import triplet_rule
 
 # (c, c_p, c_n) scores, hand-made: ties and every ordering of the three
 TABLE = np.array(

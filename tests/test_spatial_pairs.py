@@ -9,8 +9,9 @@ from toy import ToyModel
 from vlmaudit.data.images import memory_image
 from vlmaudit.data.items import ImagePair, WinogroundGroup
 from vlmaudit.engine.core import Engine
-from vlmaudit.suites import spatial_mmvp, spatial_winoground
-from vlmaudit.suites.spatial_common import MetricKit, Scorer, references_for, variants
+from vlmaudit.suites.spatial import mmvp as spatial_mmvp
+from vlmaudit.suites.spatial import winoground as spatial_winoground
+from vlmaudit.suites.spatial.common import MetricKit, Scorer, references_for, variants
 
 # [group, caption, image]
 WINO = np.array(

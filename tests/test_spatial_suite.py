@@ -13,8 +13,8 @@ from vlmaudit.data.source import open_data
 from vlmaudit.engine.core import Engine
 from vlmaudit.errors import DataError
 from vlmaudit.registry import SUITES
-from vlmaudit.suites import spatial_scenes
 from vlmaudit.suites.base import RunContext, build_config
+from vlmaudit.suites.spatial import scenes as spatial_scenes
 
 SMALL = {"n_sets": 4, "n_groups": 6, "n_pairs": 6, "n_prior": 8, "n_boot": 50}
 

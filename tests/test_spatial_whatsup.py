@@ -9,8 +9,8 @@ from vlmaudit.data.images import memory_image
 from vlmaudit.data.items import SpatialChoice
 from vlmaudit.data.readers.whatsup import SUBSETS
 from vlmaudit.engine.core import Engine
-from vlmaudit.suites import spatial_whatsup
-from vlmaudit.suites.spatial_common import MetricKit, Scorer, references_for, variants
+from vlmaudit.suites.spatial import whatsup as spatial_whatsup
+from vlmaudit.suites.spatial.common import MetricKit, Scorer, references_for, variants
 
 PHRASE = {"left": "to the left of", "right": "to the right of", "on": "on", "under": "under"}
 ORDER = ["left", "right", "on", "under"]

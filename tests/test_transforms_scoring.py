@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vlmaudit.suites import transforms_scoring as sc
+from vlmaudit.suites.transforms import scoring as sc
 
 
 def make_scores(n: int = 2, k: int = 3, **arrays) -> sc.Scores:

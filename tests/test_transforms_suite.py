@@ -20,7 +20,7 @@ from vlmaudit.errors import SpecError
 from vlmaudit.perturb.image_transforms import load_catalogue
 from vlmaudit.report.rundir import RunDirectory
 from vlmaudit.suites.base import RunContext
-from vlmaudit.suites.transforms import FLAG_LIST, HEADLINE, SUITE, Config
+from vlmaudit.suites.transforms.suite import FLAG_LIST, HEADLINE, SUITE, Config
 
 NAMES_24 = tuple(t.name for t in load_catalogue())[:24]
 
@@ -216,7 +216,7 @@ def test_generated_scenes():
 
 
 def test_view_geometry_reports_what_preprocessing_hides():
-    from vlmaudit.suites.transforms import Item, view_geometry
+    from vlmaudit.suites.transforms.suite import Item, view_geometry
 
     square = [Item(memory_image(Image.new("RGB", (20, 20), (9, 9, 9))), "x")]
     by_name = {t.name: t for t in load_catalogue()}

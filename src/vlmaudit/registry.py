@@ -59,11 +59,11 @@ MODEL_BACKENDS.register("openclip", "vlmaudit.models.openclip:load", "open_clip 
 MODEL_BACKENDS.register("builtin", "vlmaudit.models.builtin:load", "models shipped with vlmaudit")
 
 SUITES = Registry("suites")
-SUITES.register("transforms", "vlmaudit.suites.transforms:SUITE",
+SUITES.register("transforms", "vlmaudit.suites.transforms.suite:SUITE",
                 "image transforms: 2503.09837 Exp 1/2/3 + controls")
-SUITES.register("composition", "vlmaudit.suites.composition:SUITE",
+SUITES.register("composition", "vlmaudit.suites.composition.suite:SUITE",
                 "ARO, SugarCrepe, hard positives; bag-of-words tests")
-SUITES.register("spatial", "vlmaudit.suites.spatial:SUITE",
+SUITES.register("spatial", "vlmaudit.suites.spatial.suite:SUITE",
                 "What'sUp, Winoground, MMVP-VLM; paired spatial tests")
 
 DATASETS = Registry("datasets")

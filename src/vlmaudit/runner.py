@@ -22,8 +22,8 @@ from vlmaudit.models._loading import library_progress
 from vlmaudit.registry import SUITES
 from vlmaudit.report.provenance import environment, now
 from vlmaudit.report.rundir import RunDirectory
-from vlmaudit.report.schema import SuiteResult
 from vlmaudit.report.table import markdown_table
+from vlmaudit.results import SuiteResult
 from vlmaudit.suites.base import RunContext, build_config
 
 DEFAULT_SUITES = ("transforms", "composition", "spatial")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vlmaudit.report.schema import Metric
+from vlmaudit.results import Metric
 
 
 def micro(values: np.ndarray) -> float:

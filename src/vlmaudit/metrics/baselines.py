@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from vlmaudit.report.schema import Metric
+from vlmaudit.results import Metric
 
 Options = Sequence[Sequence[str]]  # per item: its option captions, in the benchmark's order
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from vlmaudit.metrics.bootstrap import bootstrap_ci
 from vlmaudit.metrics.selection import Selection
-from vlmaudit.report.schema import Metric
+from vlmaudit.results import Metric
 
 
 def mean_metric(

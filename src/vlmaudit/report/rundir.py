@@ -18,7 +18,7 @@ from typing import Any
 
 from vlmaudit.atomic import json_default, write_json_atomic
 from vlmaudit.errors import VlmauditError
-from vlmaudit.report.schema import SuiteResult
+from vlmaudit.results import SuiteResult
 
 
 def slug(text: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import SpecError
-from vlmaudit.report.schema import SuiteResult
+from vlmaudit.results import SuiteResult
 
 
 @dataclass

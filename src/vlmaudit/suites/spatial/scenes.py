@@ -35,8 +35,10 @@ from vlmaudit.data.scenes.generate import sample_scene
 from vlmaudit.data.scenes.grammar import assemble
 from vlmaudit.data.scenes.pairs import EVAL_TEXTURE_SEED, opposite_pair, winoground_group
 from vlmaudit.errors import DataError
-from vlmaudit.suites import spatial_mmvp, spatial_whatsup, spatial_winoground
-from vlmaudit.suites.spatial_common import variants
+from vlmaudit.suites.spatial import mmvp as spatial_mmvp
+from vlmaudit.suites.spatial import whatsup as spatial_whatsup
+from vlmaudit.suites.spatial import winoground as spatial_winoground
+from vlmaudit.suites.spatial.common import variants
 
 SET_RELATIONS = ("left of", "right of", "above", "below")
 KEY = {"left of": "left", "right of": "right", "above": "above", "below": "below"}

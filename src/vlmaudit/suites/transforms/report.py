@@ -19,7 +19,7 @@ import numpy as np
 
 from vlmaudit.metrics.selection import Selection
 from vlmaudit.metrics.summary import mean_metric
-from vlmaudit.report.schema import Metric
+from vlmaudit.results import Metric
 
 
 @cache

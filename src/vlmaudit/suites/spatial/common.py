@@ -22,7 +22,7 @@ from vlmaudit.errors import SpecError
 from vlmaudit.metrics.grouped import Grouped
 from vlmaudit.metrics.selection import Selection
 from vlmaudit.metrics.summary import mean_metric
-from vlmaudit.report.schema import Metric
+from vlmaudit.results import Metric
 
 SCORE_DTYPES = {"fp32": np.float32, "fp16": np.float16}
 

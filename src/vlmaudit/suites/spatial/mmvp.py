@@ -16,8 +16,8 @@ import numpy as np
 from vlmaudit.data.items import ImagePair
 from vlmaudit.metrics.grouped import image_pairs
 from vlmaudit.metrics.selection import Selection
-from vlmaudit.report.schema import Metric
-from vlmaudit.suites.spatial_common import Block, MetricKit, Scorer, emit, variants
+from vlmaudit.results import Metric
+from vlmaudit.suites.spatial.common import Block, MetricKit, Scorer, emit, variants
 
 LEGACY = "softmax"
 CHANCE = {"pair": 0.25, "single": 0.5}

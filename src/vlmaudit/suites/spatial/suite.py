@@ -29,10 +29,12 @@ from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.selection import check_tie_policy
-from vlmaudit.report.schema import Metric, SuiteResult
-from vlmaudit.suites import spatial_mmvp, spatial_whatsup, spatial_winoground
+from vlmaudit.results import Metric, SuiteResult
 from vlmaudit.suites.base import RunContext
-from vlmaudit.suites.spatial_common import MetricKit, Scorer, check_score_dtype, references_for, variants
+from vlmaudit.suites.spatial import mmvp as spatial_mmvp
+from vlmaudit.suites.spatial import whatsup as spatial_whatsup
+from vlmaudit.suites.spatial import winoground as spatial_winoground
+from vlmaudit.suites.spatial.common import MetricKit, Scorer, check_score_dtype, references_for, variants
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 TABLE1 = {  # paper Table 1 columns: mean of two subsets' individual accuracies
@@ -181,7 +183,7 @@ def _mmvp(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricKit)
 
 
 def _scenes(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricKit):
-    from vlmaudit.suites import spatial_scenes  # the generator is only needed here
+    from vlmaudit.suites.spatial import scenes as spatial_scenes  # the generator is only needed here
 
     return spatial_scenes.run(ctx, data, config, scorer, kit)
 

@@ -19,10 +19,10 @@ from vlmaudit.data.source import DataSource
 from vlmaudit.errors import SpecError
 from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.selection import TIE_POLICIES, check_tie_policy
-from vlmaudit.report.schema import Metric, SuiteResult
+from vlmaudit.results import Metric, SuiteResult
 from vlmaudit.suites.base import RunContext
-from vlmaudit.suites.composition_bench import BY_KIND, HARD_POSITIVES, SCENE_BENCHMARKS, SUGARCREPE, Benchmark
-from vlmaudit.suites.composition_metrics import (
+from vlmaudit.suites.composition.bench import BY_KIND, HARD_POSITIVES, SCENE_BENCHMARKS, SUGARCREPE, Benchmark
+from vlmaudit.suites.composition.metrics import (
     MetricSpec,
     Pool,
     aggregator,
@@ -31,7 +31,7 @@ from vlmaudit.suites.composition_metrics import (
     metric_specs,
     outcome_key,
 )
-from vlmaudit.suites.composition_score import (
+from vlmaudit.suites.composition.score import (
     Evaluated,
     choice_rule,
     evaluate,
@@ -69,7 +69,7 @@ class Combined:
 
 def plan(data: DataSource, config: Config, seed: int) -> tuple[list[Part], list[Combined]]:
     if data.kind == "scenes":
-        from vlmaudit.suites.composition_scenes import build_scene_benchmarks
+        from vlmaudit.suites.composition.scenes import build_scene_benchmarks
 
         # all by default, so skip those these scenes cannot support; named ones must all be built
         wanted = config.benchmarks or tuple(SCENE_BENCHMARKS)

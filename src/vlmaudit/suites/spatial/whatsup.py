@@ -22,8 +22,8 @@ from vlmaudit.errors import DataError
 from vlmaudit.metrics.baselines import bow_equivalent, length_scores, text_prior_scores
 from vlmaudit.metrics.grouped import relation_pairs, relation_sets
 from vlmaudit.metrics.selection import Selection, pairwise, select
-from vlmaudit.report.schema import Metric
-from vlmaudit.suites.spatial_common import Block, MetricKit, Scorer, emit, share, value
+from vlmaudit.results import Metric
+from vlmaudit.suites.spatial.common import Block, MetricKit, Scorer, emit, share, value
 
 LEGACY_4WAY = "argmax-first"  # np.argmax with the gold caption first: ties count correct
 LEGACY_2WAY = "strict"  # Li et al.: p_gold > p_opposite

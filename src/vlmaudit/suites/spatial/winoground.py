@@ -16,8 +16,8 @@ from vlmaudit.data.items import WinogroundGroup
 from vlmaudit.data.readers.winoground import TAG_FIELDS
 from vlmaudit.metrics.baselines import bow_equivalent, length_scores, text_prior_scores
 from vlmaudit.metrics.grouped import winoground
-from vlmaudit.report.schema import Metric
-from vlmaudit.suites.spatial_common import Block, MetricKit, Scorer, emit
+from vlmaudit.results import Metric
+from vlmaudit.suites.spatial.common import Block, MetricKit, Scorer, emit
 
 LEGACY = "strict"  # the paper's `>`; CLIP_benchmark's argmax is tie_policy=argmax-first
 CHANCE = {"text": 0.25, "image": 0.25, "group": 1 / 6}

@@ -41,12 +41,12 @@ from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.selection import check_tie_policy
 from vlmaudit.perturb.image_transforms import Transform, load_catalogue, select_transforms
-from vlmaudit.report.schema import SuiteResult
-from vlmaudit.suites import transforms_plots as plots
-from vlmaudit.suites import transforms_scoring as sc
+from vlmaudit.results import SuiteResult
 from vlmaudit.suites.base import RunContext
-from vlmaudit.suites.transforms_analysis import Setup, analyse
-from vlmaudit.suites.transforms_report import paper_model, paper_table
+from vlmaudit.suites.transforms import plots as plots
+from vlmaudit.suites.transforms import scoring as sc
+from vlmaudit.suites.transforms.analysis import Setup, analyse
+from vlmaudit.suites.transforms.report import paper_model, paper_table
 
 DEFAULT_TEMPLATE = "{caption}. The image is {description}."
 DEFAULT_BARE_TEMPLATE = "The image is {description}."

@@ -15,10 +15,10 @@ import numpy as np
 
 from vlmaudit.metrics.aggregate import macro, macro_metric
 from vlmaudit.metrics.summary import mean_metric
-from vlmaudit.report.schema import Metric
-from vlmaudit.suites.composition_bench import Benchmark, excluded
-from vlmaudit.suites.composition_refs import reference_for
-from vlmaudit.suites.composition_score import BLIND, Evaluated
+from vlmaudit.results import Metric
+from vlmaudit.suites.composition.bench import Benchmark, excluded
+from vlmaudit.suites.composition.refs import reference_for
+from vlmaudit.suites.composition.score import BLIND, Evaluated
 
 Aggregation = Literal["micro", "macro", "subsets"]  # over items / item groups / subsets of the pool
 

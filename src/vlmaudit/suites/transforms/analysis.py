@@ -9,9 +9,9 @@ import numpy as np
 
 from vlmaudit.metrics.baselines import length_scores
 from vlmaudit.metrics.selection import Selection, TiePolicy, pairwise
-from vlmaudit.report.schema import Metric
-from vlmaudit.suites import transforms_scoring as sc
-from vlmaudit.suites.transforms_report import (
+from vlmaudit.results import Metric
+from vlmaudit.suites.transforms import scoring as sc
+from vlmaudit.suites.transforms.report import (
     breakdown,
     gap_metrics,
     reference,
