@@ -9,9 +9,10 @@ from toy import ToyModel
 from vlmaudit.data.images import memory_image
 from vlmaudit.data.items import ImagePair, WinogroundGroup
 from vlmaudit.engine.core import Engine
+from vlmaudit.scoring.cosine import CosineScorer
 from vlmaudit.suites.spatial import mmvp as spatial_mmvp
 from vlmaudit.suites.spatial import winoground as spatial_winoground
-from vlmaudit.suites.spatial.common import MetricKit, Scorer, references_for, variants
+from vlmaudit.suites.spatial.common import MetricKit, references_for, variants
 
 # [group, caption, image]
 WINO = np.array(
@@ -27,11 +28,13 @@ TAGS = [{"collapsed_tag": "Object"}, {"collapsed_tag": "Relation"}, {"collapsed_
         {"collapsed_tag": "Relation", "secondary_tag": "Symbolic"}]
 
 
-class TableScorer(Scorer):
+class TableScorer(CosineScorer):
+    """The model's grids are the hand-made table; blind scorers still embed through the engine."""
+
     table: np.ndarray = WINO
 
-    def grid(self, refs, texts):
-        return self.table[: len(refs)]
+    def grid(self, images, texts):
+        return self.table[: len(images)]
 
 
 def _image(shade):

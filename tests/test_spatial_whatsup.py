@@ -9,8 +9,9 @@ from vlmaudit.data.images import memory_image
 from vlmaudit.data.items import SpatialChoice
 from vlmaudit.data.readers.whatsup import SUBSETS
 from vlmaudit.engine.core import Engine
+from vlmaudit.scoring.cosine import CosineScorer
 from vlmaudit.suites.spatial import whatsup as spatial_whatsup
-from vlmaudit.suites.spatial.common import MetricKit, Scorer, references_for, variants
+from vlmaudit.suites.spatial.common import MetricKit, references_for, variants
 
 PHRASE = {"left": "to the left of", "right": "to the right of", "on": "on", "under": "under"}
 ORDER = ["left", "right", "on", "under"]
@@ -43,11 +44,11 @@ def _items():
     return items
 
 
-class TableScorer(Scorer):
+class TableScorer(CosineScorer):
     """Returns the hand-made table instead of model scores (blind scorers still use the engine)."""
 
-    def options(self, refs, options):
-        return TABLE[: len(refs)]
+    def image_options(self, images, options, views=None):
+        return TABLE[: len(images)]
 
 
 def _run(policy="strict", spec="toy", legacy=True, items=None):
@@ -149,7 +150,7 @@ def test_prior_normalisation_subtracts_the_caption_prior():
 
 def test_fp16_scoring_creates_the_legacy_ties():
     class Fixed:
-        def images(self, refs):
+        def images(self, refs, views=None):
             import torch
 
             return torch.tensor([[1.0, 0.0]] * len(refs))
@@ -161,6 +162,6 @@ def test_fp16_scoring_creates_the_legacy_ties():
             return torch.tensor([rows[i % 2] for i in range(len(texts))])
 
     refs = [memory_image(Image.new("RGB", (4, 4)))]
-    fp32 = Scorer(Fixed(), "fp32").options(refs, [("a", "b")])
-    fp16 = Scorer(Fixed(), "fp16").options(refs, [("a", "b")])
+    fp32 = CosineScorer(Fixed(), "fp32").image_options(refs, [("a", "b")])
+    fp16 = CosineScorer(Fixed(), "fp16").image_options(refs, [("a", "b")])
     assert fp32[0, 0] != fp32[0, 1] and fp16[0, 0] == fp16[0, 1]

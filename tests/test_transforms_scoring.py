@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -118,26 +120,58 @@ def test_gap_summary():
     assert summary["std"] == pytest.approx(np.std(np.arange(101) / 100))
 
 
-def test_cosine_scores_match_explicit_dot_products():
-    gen = torch.Generator().manual_seed(0)
+class HashEngine:
+    """Embeds every input as a fixed random unit vector drawn from its key: dots are known by hand."""
 
-    def unit(*shape):
-        return torch.nn.functional.normalize(torch.randn(*shape, generator=gen), dim=-1)
+    def _row(self, key: str) -> np.ndarray:
+        rng = np.random.default_rng(zlib.crc32(key.encode()))
+        v = rng.standard_normal(8).astype(np.float32)
+        return v / np.linalg.norm(v)
 
-    n, k, d = 3, 4, 8
-    img_o, img_t, neutral, cap = unit(n, d), unit(n, k, d), unit(d), unit(n, d)
-    cap_desc, bare, ensemble = unit(n, k, d), unit(n, k, d), unit(k, d)
-    s = sc.cosine_scores(img_o, img_t, neutral, cap, cap_desc, bare, ensemble)
-    i, t, j = 2, 1, 3
-    assert s.tc[i, t] == pytest.approx(float(img_t[i, t] @ cap_desc[i, t]), abs=1e-6)
-    assert s.oc[i, t] == pytest.approx(float(img_o[i] @ cap_desc[i, t]), abs=1e-6)
-    assert s.tC[i, t] == pytest.approx(float(img_t[i, t] @ cap[i]), abs=1e-6)
-    assert s.oC[i] == pytest.approx(float(img_o[i] @ cap[i]), abs=1e-6)
-    assert s.captioned[i, t, j] == pytest.approx(float(img_t[i, t] @ cap_desc[i, j]), abs=1e-6)
-    assert s.bare[i, t, j] == pytest.approx(float(img_t[i, t] @ bare[i, j]), abs=1e-6)
-    assert s.ensemble[i, t, j] == pytest.approx(float(img_t[i, t] @ ensemble[j]), abs=1e-6)
-    assert s.neutral_bare[i, j] == pytest.approx(float(neutral @ bare[i, j]), abs=1e-6)
-    assert np.allclose(np.diagonal(s.captioned, axis1=1, axis2=2), s.tc, atol=1e-6)
+    def images(self, refs, views=None):
+        views = views or [None] * len(refs)
+        keys = [r.key + "|" + (v.id if v else "") for r, v in zip(refs, views, strict=True)]
+        return torch.from_numpy(np.stack([self._row(key) for key in keys]))
+
+    def texts(self, texts):
+        return torch.from_numpy(np.stack([self._row("t:" + t) for t in texts]))
+
+
+def test_transform_scores_put_every_pair_where_the_experiments_read_it():
+    """Catches a table filled with the wrong (image, view, text) pair: a transposed [N, K, K] option
+    grid, I instead of I', or C' of another trial."""
+    from PIL import Image
+
+    from vlmaudit.data.images import memory_image
+    from vlmaudit.perturb.image_transforms import load_catalogue
+    from vlmaudit.scoring.cosine import CosineScorer
+    from vlmaudit.suites.transforms.suite import Item, transform_scores
+
+    engine = HashEngine()
+    transforms = load_catalogue(None, seed=0)[:3]
+    items = [Item(memory_image(Image.new("RGB", (8, 8), (i, 0, 0)), label=f"i{i}"), f"cap {i}")
+             for i in range(2)]
+    n, k = len(items), len(transforms)
+    cap_desc = [[f"cap {i} d{j}" for j in range(k)] for i in range(n)]
+    bare = [[f"d{j}" for j in range(k)] for _ in range(n)]
+    every = [[f"d{j}", f"e{j}"] for j in range(k)]
+    s, image_t = transform_scores(CosineScorer(engine), items, transforms, cap_desc, bare, every)
+
+    def dot(ref, view, text):
+        return float(engine.images([ref], [view])[0] @ engine.texts([text])[0])
+
+    i, t, j = 1, 2, 0
+    ref, view = items[i].ref, transforms[t]
+    assert s.tc[i, t] == pytest.approx(dot(ref, view, cap_desc[i][t]), abs=1e-6)
+    assert s.oc[i, t] == pytest.approx(dot(ref, None, cap_desc[i][t]), abs=1e-6)
+    assert s.tC[i, t] == pytest.approx(dot(ref, view, items[i].caption), abs=1e-6)
+    assert s.oC[i] == pytest.approx(dot(ref, None, items[i].caption), abs=1e-6)
+    assert s.captioned[i, t, j] == pytest.approx(dot(ref, view, cap_desc[i][j]), abs=1e-6)
+    assert s.bare[i, t, j] == pytest.approx(dot(ref, view, bare[i][j]), abs=1e-6)
+    mean = torch.nn.functional.normalize(engine.texts(every[j]).mean(0), dim=0)
+    assert s.ensemble[i, t, j] == pytest.approx(float(engine.images([ref], [view])[0] @ mean), abs=1e-6)
+    assert np.array_equal(np.diagonal(s.captioned, axis1=1, axis2=2), s.tc)
+    assert np.allclose(image_t[i, t], engine.images([ref], [view])[0].numpy())
 
 
 def test_probe_split_keeps_images_whole_and_is_seeded():

@@ -106,8 +106,12 @@ class Engine:
         """[M, D] fp32 embeddings of `texts`, aligned to the request."""
         if isinstance(texts, str):
             raise TypeError("Engine.texts takes a sequence of strings, not one string")
-        keys = [f"t:{text}" for text in texts]
-        return self._embed("texts", keys, dict(zip(keys, texts, strict=True)), self._encode_texts, normalize)
+        # keyed by what the text tower reads (token ids): texts it cannot tell apart are one row
+        keys = [f"t:{key}" for key in self.model.text_keys(list(texts))]
+        inputs: dict[str, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            inputs.setdefault(key, text)
+        return self._embed("texts", keys, inputs, self._encode_texts, normalize)
 
     def stats_dict(self) -> dict:
         """Counts for provenance: how much was computed versus served from memory or disk."""

@@ -108,6 +108,15 @@ class ImageTextModel(ABC):
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """[M] strings -> [M, D]."""
 
+    def text_keys(self, texts: list[str]) -> list[str]:
+        """What the text tower actually reads of each text (its token ids), for the engine's dedup.
+
+        Two texts the tokenizer maps to the same ids are one input to the model; keying them alike
+        makes them one embedding row, so they tie exactly instead of differing by batch-position
+        float noise. Default: the text itself.
+        """
+        return list(texts)
+
     def image_tokens(self, pixels: torch.Tensor) -> torch.Tensor:
         """Optional dense output [N, T, D]: patch tokens projected into the joint space."""
         raise NotImplementedError(f"{self.spec} does not expose image tokens")

@@ -53,6 +53,10 @@ class BuiltinModel(ImageTextModel):
         # one string is one text, as the hf and openclip tokenizers read it (list() would split characters)
         return self.module.encode_texts([texts] if isinstance(texts, str) else list(texts))
 
+    def text_keys(self, texts: list[str]) -> list[str]:
+        tokenizer = self.module.tokenizer
+        return ["ids:" + ",".join(map(str, tokenizer.ids(text))) for text in texts]
+
     def fingerprint_extra(self) -> dict:
         return {"tokenizer": "word", "config_hash": self._config_hash}
 

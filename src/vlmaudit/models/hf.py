@@ -75,6 +75,11 @@ class HFModel(ImageTextModel):
                                max_length=self.text.max_length, return_tensors="pt")
         return {name: batch[name].to(self.device) for name in self.text.input_names}
 
+    def text_keys(self, texts: list[str]) -> list[str]:
+        ids = self.tokenizer(list(texts), truncation=self.text.max_length is not None,
+                             max_length=self.text.max_length)["input_ids"]
+        return ["ids:" + ",".join(map(str, row)) for row in ids]
+
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         return _pooled(self.model.get_text_features(**self._tokens(texts, self.text.padding)), self.spec)
 

@@ -56,6 +56,9 @@ class OpenClipModel(ImageTextModel):
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(self._model_pixels(pixels))
 
+    def text_keys(self, texts: list[str]) -> list[str]:
+        return ["ids:" + ",".join(map(str, row.tolist())) for row in self.tokenizer(list(texts))]
+
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         return self.model.encode_text(self._ids(texts))
 

@@ -21,9 +21,16 @@ from vlmaudit.results import SuiteResult
 class RunContext:
     model: Any  # ImageTextModel
     engine: Any  # vlmaudit.engine.Engine
+    scorer: Any = None  # vlmaudit.scoring.Scorer: the model's scores on the seam (cosine for dual encoders)
     seed: int = 0
     progress: bool = True
     options: dict[str, Any] = field(default_factory=dict)  # free-form per-run extras
+
+    def __post_init__(self) -> None:
+        if self.scorer is None and self.engine is not None:  # a dual encoder: cosine of its embeddings
+            from vlmaudit.scoring.cosine import CosineScorer
+
+            self.scorer = CosineScorer(self.engine)
 
 
 class Suite(Protocol):

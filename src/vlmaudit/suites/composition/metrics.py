@@ -18,7 +18,7 @@ from vlmaudit.metrics.summary import mean_metric
 from vlmaudit.results import Metric
 from vlmaudit.suites.composition.bench import Benchmark, excluded
 from vlmaudit.suites.composition.refs import reference_for
-from vlmaudit.suites.composition.score import BLIND, Evaluated
+from vlmaudit.suites.composition.score import Evaluated
 
 Aggregation = Literal["micro", "macro", "subsets"]  # over items / item groups / subsets of the pool
 
@@ -124,7 +124,8 @@ def build_metrics(
     metrics, tables = [], {}
     for spec in specs:
         aggregate, counted = aggregator(spec, pool)
-        baselines = {scorer: aggregate(pool.values(scorer, spec.source)) for scorer in BLIND}
+        blind = pool.parts[0].tables.blind
+        baselines = {scorer: aggregate(pool.values(scorer, spec.source)) for scorer in blind}
         baselines["bow_equivalent"] = aggregate(pool.bow)
         common = dict(
             group=group, chance=spec.chance, tie_rate=float(pool.tied[counted].mean()),

@@ -11,13 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from vlmaudit.data.items import CaptionChoice
-from vlmaudit.metrics.baselines import bow_equivalent, length_scores, text_prior_scores
+from vlmaudit.metrics.baselines import bow_equivalent
 from vlmaudit.metrics.selection import TiePolicy, pairwise, select
-
-BLIND: tuple[str, ...] = ("length_shorter", "length_longer", "text_prior")
+from vlmaudit.scoring.base import Scorer
 
 
 @dataclass
@@ -30,31 +28,18 @@ class Tables:
     def model(self) -> np.ndarray:
         return self.by_scorer["model"]
 
+    @property
+    def blind(self) -> list[str]:
+        """The blind scorers' names, in the order they were given."""
+        return [name for name in self.by_scorer if name != "model"]
 
-def score_tables(engine, subsets: dict[str, list[CaptionChoice]], prompt: str) -> dict[str, Tables]:
-    """Embed every unique image and text once (one engine call each) and build all tables."""
-    items = [item for subset in subsets.values() for item in subset]
-    images = engine.images([item.image for item in items]).float()
-    texts = list(dict.fromkeys([text for item in items for text in item.options] + [prompt]))
-    text_emb = engine.texts(texts).float()
-    row = {text: i for i, text in enumerate(texts)}
 
-    def embed_known(batch: list[str]) -> torch.Tensor:
-        return text_emb[[row[text] for text in batch]]
-
-    out, start = {}, 0
+def score_tables(scorers: Sequence[Scorer], subsets: dict[str, list[CaptionChoice]]) -> dict[str, Tables]:
+    """Every subset's [N, K] table under the model's scorer and each blind scorer (by scorer name)."""
+    out = {}
     for name, subset in subsets.items():
-        img = images[start : start + len(subset)]
-        start += len(subset)
-        option_rows = torch.tensor([[row[t] for t in item.options] for item in subset], dtype=torch.long)
-        model = torch.einsum("nd,nkd->nk", img, text_emb[option_rows]).numpy().astype(np.float32)
-        options = [item.options for item in subset]
-        out[name] = Tables({
-            "model": model,
-            "length_shorter": length_scores(options, "shorter"),
-            "length_longer": length_scores(options, "longer"),
-            "text_prior": text_prior_scores(embed_known, options, prompt),
-        })
+        images, options = [item.image for item in subset], [item.options for item in subset]
+        out[name] = Tables({scorer.name: scorer.image_options(images, options) for scorer in scorers})
     return out
 
 

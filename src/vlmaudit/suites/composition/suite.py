@@ -20,6 +20,7 @@ from vlmaudit.errors import SpecError
 from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.selection import TIE_POLICIES, check_tie_policy
 from vlmaudit.results import Metric, SuiteResult
+from vlmaudit.scoring.blind import caption_blind
 from vlmaudit.suites.base import RunContext
 from vlmaudit.suites.composition.bench import BY_KIND, HARD_POSITIVES, SCENE_BENCHMARKS, SUGARCREPE, Benchmark
 from vlmaudit.suites.composition.metrics import (
@@ -138,7 +139,8 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
     started = time.perf_counter()
     SUITE.check(config)
     parts, combos = plan(data, config, ctx.seed)
-    tables = score_tables(ctx.engine, {p.group: p.items for p in parts}, config.prompt)
+    scorers = [ctx.scorer, *caption_blind(ctx.scorer, config.prompt)]
+    tables = score_tables(scorers, {p.group: p.items for p in parts})
     metrics: list[Metric] = []
     evaluated: dict[str, Evaluated] = {}
     extra: dict = {"per_benchmark": {}}

@@ -17,7 +17,9 @@ from vlmaudit.data.items import ImagePair
 from vlmaudit.metrics.grouped import image_pairs
 from vlmaudit.metrics.selection import Selection
 from vlmaudit.results import Metric
-from vlmaudit.suites.spatial.common import Block, MetricKit, Scorer, emit, variants
+from vlmaudit.scoring.base import Scorer
+from vlmaudit.scoring.blind import ConstantScorer, ImagePriorScorer
+from vlmaudit.suites.spatial.common import Block, MetricKit, emit, variants
 
 LEGACY = "softmax"
 CHANCE = {"pair": 0.25, "single": 0.5}
@@ -33,11 +35,11 @@ def variants_for(tie_policy: str, legacy: bool) -> list[tuple[str, str]]:
 
 def evaluate(scorer: Scorer, kit: MetricKit, items: Sequence[ImagePair], *, prefix: str,
              variants: list[tuple[str, str]], logit_scale: float,
-             seed: int = 0) -> tuple[list[Metric], list[dict]]:
+             seed: int = 0, prompt: str = "a photo.") -> tuple[list[Metric], list[dict]]:
     scores = scorer.grid([it.images for it in items], [it.texts for it in items])  # [P, statement, image]
     gold = np.array([it.gold for it in items], dtype=np.int64)
-    prior = scorer.image_prior([r for it in items for r in it.images]).reshape(len(items), 2)
-    blind = {"image_prior": np.repeat(prior[:, None, :], 2, axis=1), "constant": np.zeros_like(scores)}
+    blind_scorers = [ImagePriorScorer(scorer, prompt), ConstantScorer()]
+    blind = {s.name: s.grid([it.images for it in items], [it.texts for it in items]) for s in blind_scorers}
     categories = [it.category for it in items]
     metrics: list[Metric] = []
     for suffix, mode in variants:

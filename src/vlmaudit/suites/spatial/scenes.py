@@ -17,8 +17,6 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-import numpy as np
-
 from vlmaudit.data.items import ImagePair, SpatialChoice, WinogroundGroup
 from vlmaudit.data.readers.whatsup import Subset
 from vlmaudit.data.scenes import (
@@ -35,6 +33,7 @@ from vlmaudit.data.scenes.generate import sample_scene
 from vlmaudit.data.scenes.grammar import assemble
 from vlmaudit.data.scenes.pairs import EVAL_TEXTURE_SEED, opposite_pair, winoground_group
 from vlmaudit.errors import DataError
+from vlmaudit.scoring.blind import ReferencePriorScorer
 from vlmaudit.suites.spatial import mmvp as spatial_mmvp
 from vlmaudit.suites.spatial import whatsup as spatial_whatsup
 from vlmaudit.suites.spatial import winoground as spatial_winoground
@@ -55,20 +54,21 @@ def run(ctx, data, config, scorer, kit):
     groups = winoground_like(random.Random(f"spatial/winoground/{seed}"), cfg, config.n_groups)
     pairs = mmvp_like(random.Random(f"spatial/mmvp/{seed}"), cfg, config.n_pairs)
     reference = data.scenes[: config.n_prior]  # the source's own random scenes: a corpus apart
-    texts = list(dict.fromkeys(t for it in sets for t in it.options))
-    prior_of = dict(zip(texts, scorer.text_prior_on(texts, [scene_ref(s) for s in reference]), strict=True))
-    prior = np.array([[prior_of[t] for t in it.options] for it in sets], dtype=np.float32)
+    prior = ReferencePriorScorer(scorer, [scene_ref(s) for s in reference]).image_options(
+        [it.image for it in sets], [it.options for it in sets])
     policy, legacy = config.tie_policy, config.legacy
 
     whatsup = spatial_whatsup.evaluate(
         scorer, kit, SUBSET, sets, prefix="whatsup-like", prior=prior, seed=config.seed,
+        prompt=config.neutral_prompt,
         variants=variants(policy, spatial_whatsup.LEGACY_4WAY, legacy),
         two_way_variants=variants(policy, spatial_whatsup.LEGACY_2WAY, legacy))
     wino_metrics, wino_samples = spatial_winoground.evaluate(
-        scorer, kit, groups, prefix="winoground-like", seed=config.seed,
+        scorer, kit, groups, prefix="winoground-like", seed=config.seed, prompt=config.neutral_prompt,
         variants=variants(policy, spatial_winoground.LEGACY, legacy))
     mmvp_metrics, mmvp_samples = spatial_mmvp.evaluate(
         scorer, kit, pairs, prefix="mmvp-like", seed=config.seed, logit_scale=float(ctx.model.logit_scale),
+        prompt=config.neutral_prompt,
         variants=spatial_mmvp.variants_for(policy, legacy))
     metrics = [*whatsup.metrics, *wino_metrics, *mmvp_metrics]
     samples = {"whatsup-like": whatsup.samples, "winoground-like": wino_samples, "mmvp-like": mmvp_samples}

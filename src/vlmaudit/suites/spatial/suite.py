@@ -30,11 +30,14 @@ from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.selection import check_tie_policy
 from vlmaudit.results import Metric, SuiteResult
+from vlmaudit.scoring.base import Scorer
+from vlmaudit.scoring.blind import ReferencePriorScorer
+from vlmaudit.scoring.cosine import check_score_dtype
 from vlmaudit.suites.base import RunContext
 from vlmaudit.suites.spatial import mmvp as spatial_mmvp
 from vlmaudit.suites.spatial import whatsup as spatial_whatsup
 from vlmaudit.suites.spatial import winoground as spatial_winoground
-from vlmaudit.suites.spatial.common import MetricKit, Scorer, check_score_dtype, references_for, variants
+from vlmaudit.suites.spatial.common import MetricKit, references_for, variants
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 TABLE1 = {  # paper Table 1 columns: mean of two subsets' individual accuracies
@@ -74,7 +77,7 @@ class SpatialSuite:
     def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         start = time.perf_counter()
         self.check(config)
-        scorer = Scorer(ctx.engine, config.score_dtype, config.neutral_prompt)
+        scorer = ctx.scorer.with_score_dtype(config.score_dtype)
         kit = MetricKit(config.seed, config.n_boot, references_for(ctx.model.spec))
         runners = {"whatsup": _whatsup, "winoground": _winoground, "mmvp-vlm": _mmvp, "scenes": _scenes}
         if data.kind not in runners:
@@ -107,7 +110,8 @@ def _whatsup(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricK
             flags.append(note)
         subset = whatsup_reader.SUBSETS[name]
         out = spatial_whatsup.evaluate(scorer, kit, subset, items, prefix="whatsup", variants=four,
-                                       two_way_variants=two, prior=prior, seed=config.seed)
+                                       two_way_variants=two, prior=prior, seed=config.seed,
+                                       prompt=config.neutral_prompt)
         metrics += out.metrics
         samples += out.samples
         flags += out.flags
@@ -139,9 +143,8 @@ def _prior_reference(config: Config, data, name: str) -> tuple[list[ImageRef], s
 def _caption_prior(scorer: Scorer, items, reference: list[ImageRef]) -> np.ndarray | None:
     if not reference:
         return None
-    texts = list(dict.fromkeys(t for it in items for t in it.options))
-    prior = dict(zip(texts, scorer.text_prior_on(texts, reference), strict=True))
-    return np.array([[prior[t] for t in it.options] for it in items], dtype=np.float32)
+    return ReferencePriorScorer(scorer, reference).image_options([it.image for it in items],
+                                                                 [it.options for it in items])
 
 
 def _table1(kit: MetricKit, individual: dict[str, dict[str, float]], sizes: dict[str, int],
@@ -167,7 +170,8 @@ def _table1(kit: MetricKit, individual: dict[str, dict[str, float]], sizes: dict
 def _winoground(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricKit):
     runs = variants(config.tie_policy, spatial_winoground.LEGACY, config.legacy)
     metrics, samples = spatial_winoground.evaluate(scorer, kit, data.items, prefix="winoground",
-                                                   variants=runs, seed=config.seed)
+                                                   variants=runs, seed=config.seed,
+                                                   prompt=config.neutral_prompt)
     extra = {"benchmark": _jsonable(winoground_reader.METADATA), "file": data.file}
     headline = ["winoground/text", "winoground/image", "winoground/group"]
     return metrics, {"winoground": samples}, [], extra, headline
@@ -176,7 +180,8 @@ def _winoground(ctx: RunContext, data, config: Config, scorer: Scorer, kit: Metr
 def _mmvp(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricKit):
     runs = spatial_mmvp.variants_for(config.tie_policy, config.legacy)
     metrics, samples = spatial_mmvp.evaluate(scorer, kit, data.items, prefix="mmvp-vlm", variants=runs,
-                                             logit_scale=float(ctx.model.logit_scale), seed=config.seed)
+                                             logit_scale=float(ctx.model.logit_scale), seed=config.seed,
+                                             prompt=config.neutral_prompt)
     flags = [f"reconstructed: {mmvp_reader.METADATA['reconstructed']}"]
     extra = {"benchmark": _jsonable(mmvp_reader.METADATA), "file": data.file}
     return metrics, {"mmvp": samples}, flags, extra, ["mmvp-vlm/pair", "mmvp-vlm/pair@legacy"]

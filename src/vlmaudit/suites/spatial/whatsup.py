@@ -19,11 +19,13 @@ import numpy as np
 from vlmaudit.data.items import SpatialChoice
 from vlmaudit.data.readers.whatsup import Subset
 from vlmaudit.errors import DataError
-from vlmaudit.metrics.baselines import bow_equivalent, length_scores, text_prior_scores
+from vlmaudit.metrics.baselines import bow_equivalent
 from vlmaudit.metrics.grouped import relation_pairs, relation_sets
 from vlmaudit.metrics.selection import Selection, pairwise, select
 from vlmaudit.results import Metric
-from vlmaudit.suites.spatial.common import Block, MetricKit, Scorer, emit, share, value
+from vlmaudit.scoring.base import Scorer
+from vlmaudit.scoring.blind import ConstantScorer, caption_blind
+from vlmaudit.suites.spatial.common import Block, MetricKit, emit, share, value
 
 LEGACY_4WAY = "argmax-first"  # np.argmax with the gold caption first: ties count correct
 LEGACY_2WAY = "strict"  # Li et al.: p_gold > p_opposite
@@ -53,16 +55,19 @@ class _Layout:
 
 def evaluate(scorer: Scorer, kit: MetricKit, subset: Subset, items: Sequence[SpatialChoice], *, prefix: str,
              variants: list[tuple[str, str]], two_way_variants: list[tuple[str, str]],
-             prior: np.ndarray | None = None, seed: int = 0) -> WhatsUpRun:
-    """All What'sUp metrics of one subset. `prior`: [N, K] caption prior to subtract, or None."""
+             prior: np.ndarray | None = None, seed: int = 0, prompt: str = "a photo.") -> WhatsUpRun:
+    """All What'sUp metrics of one subset. `prior`: [N, K] caption prior to subtract, or None;
+    `prompt`: the neutral prompt of the text-prior baseline."""
     widths = {len(it.options) for it in items}
     if len(widths) != 1:
         raise DataError(f"What'sUp subset {subset.name}: items have {sorted(widths)} caption options")
     layout = _Layout(subset, [it.group for it in items], [it.relation for it in items], widths.pop())
     group = f"{prefix}/{subset.name}"
     options = [it.options for it in items]
-    scores = scorer.options([it.image for it in items], options)
-    blind = _blind_tables(scorer, options)
+    images = [it.image for it in items]
+    scores = scorer.image_options(images, options)
+    blind_scorers = [ConstantScorer(), *caption_blind(scorer, prompt)]
+    blind = {s.name: s.image_options(images, options) for s in blind_scorers}
     extra = {"bow_equivalent": float(bow_equivalent(options, 0).mean())}
     metrics: list[Metric] = []
     individual: dict[str, float] = {}
@@ -128,17 +133,3 @@ def _two_way(sel: Selection, layout: _Layout, keep: np.ndarray) -> Block:
         block[(f"/{a}-{b}", "individual")] = (share(sel, np.isin(rels, (a, b)), n / 2), 0.5)
         block[(f"/{a}-{b}", "pair")] = (relation_pairs(sel, groups, rels, [(a, b)], n / 4), 0.25)
     return block
-
-
-def _blind_tables(scorer: Scorer, options: list[tuple[str, ...]]) -> dict[str, np.ndarray]:
-    """Image-blind score tables in the benchmark's shape (gold first).
-
-    `constant` scores every option alike: it earns exactly what the tie rule hands out (under the
-    original argmax with the gold caption first, 100%).
-    """
-    return {
-        "constant": np.zeros((len(options), len(options[0])), dtype=np.float32),
-        "length_shorter": length_scores(options, "shorter"),
-        "length_longer": length_scores(options, "longer"),
-        "text_prior": text_prior_scores(scorer.engine.texts, options, scorer.neutral_prompt),
-    }

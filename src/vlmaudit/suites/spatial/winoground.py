@@ -14,20 +14,23 @@ import numpy as np
 
 from vlmaudit.data.items import WinogroundGroup
 from vlmaudit.data.readers.winoground import TAG_FIELDS
-from vlmaudit.metrics.baselines import bow_equivalent, length_scores, text_prior_scores
+from vlmaudit.metrics.baselines import bow_equivalent
 from vlmaudit.metrics.grouped import winoground
 from vlmaudit.results import Metric
-from vlmaudit.suites.spatial.common import Block, MetricKit, Scorer, emit
+from vlmaudit.scoring.base import Scorer
+from vlmaudit.scoring.blind import ImagePriorScorer, caption_blind
+from vlmaudit.suites.spatial.common import Block, MetricKit, emit
 
 LEGACY = "strict"  # the paper's `>`; CLIP_benchmark's argmax is tie_policy=argmax-first
 CHANCE = {"text": 0.25, "image": 0.25, "group": 1 / 6}
 
 
 def evaluate(scorer: Scorer, kit: MetricKit, items: Sequence[WinogroundGroup], *, prefix: str,
-             variants: list[tuple[str, str]], seed: int = 0) -> tuple[list[Metric], list[dict]]:
+             variants: list[tuple[str, str]], seed: int = 0,
+             prompt: str = "a photo.") -> tuple[list[Metric], list[dict]]:
     captions = [it.captions for it in items]
     scores = scorer.grid([it.images for it in items], captions)  # [N, caption, image]
-    blind = blind_tables(scorer, captions, [it.images for it in items])
+    blind = blind_tables(scorer, captions, [it.images for it in items], prompt)
     extra = {"bow_equivalent": float(bow_equivalent(captions, 0).mean())}
     tags = {f: [it.tags.get(f) for it in items] for f in TAG_FIELDS}
     metrics: list[Metric] = []
@@ -44,18 +47,11 @@ def evaluate(scorer: Scorer, kit: MetricKit, items: Sequence[WinogroundGroup], *
     return metrics, samples
 
 
-def blind_tables(scorer: Scorer, captions: list[tuple[str, str]], images: Sequence[Sequence]) -> dict:
-    """[N, 2, 2] image-blind and text-blind score tables."""
-    def by_caption(table: np.ndarray) -> np.ndarray:
-        return np.repeat(table[:, :, None], 2, axis=2)
-
-    prior = scorer.image_prior([r for pair in images for r in pair]).reshape(len(images), 2)
-    return {
-        "length_shorter": by_caption(length_scores(captions, "shorter")),
-        "length_longer": by_caption(length_scores(captions, "longer")),
-        "text_prior": by_caption(text_prior_scores(scorer.engine.texts, captions, scorer.neutral_prompt)),
-        "image_prior": np.repeat(prior[:, None, :], 2, axis=1),
-    }
+def blind_tables(scorer: Scorer, captions: list[tuple[str, str]], images: Sequence[Sequence],
+                 prompt: str = "a photo.") -> dict:
+    """[N, 2, 2] image-blind and text-blind score tables (a caption-only scorer fills both image columns)."""
+    scorers = [*caption_blind(scorer, prompt), ImagePriorScorer(scorer, prompt)]
+    return {s.name: s.grid(images, captions) for s in scorers}
 
 
 def _block(table: np.ndarray, policy: str, tags: dict[str, list], seed: int) -> Block:

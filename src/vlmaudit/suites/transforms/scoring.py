@@ -34,28 +34,6 @@ class Scores:
     neutral_bare: np.ndarray  # [N, K] s(neutral image, D_j)
 
 
-def cosine_scores(img_o, img_t, neutral, cap, cap_desc, bare, ensemble) -> Scores:
-    """Similarities from L2-normalised embeddings.
-
-    img_o [N, D], img_t [N, K, D], neutral [D], cap [N, D], cap_desc [N, K, D] (C' per trial),
-    bare [N, K, D] (description per trial), ensemble [K, D].
-    """
-    tc = torch.einsum("nkd,nkd->nk", img_t, cap_desc)
-    captioned = torch.einsum("nkd,njd->nkj", img_t, cap_desc)
-    return Scores(
-        tc=_np(tc),
-        oc=_np(torch.einsum("nd,nkd->nk", img_o, cap_desc)),
-        tC=_np(torch.einsum("nkd,nd->nk", img_t, cap)),
-        oC=_np((img_o * cap).sum(-1)),
-        captioned=_np(captioned),
-        bare=_np(torch.einsum("nkd,njd->nkj", img_t, bare)),
-        ensemble=_np(torch.einsum("nkd,jd->nkj", img_t, ensemble)),
-        neutral_c=_np(cap_desc @ neutral),
-        neutral_C=_np(cap @ neutral),
-        neutral_bare=_np(bare @ neutral),
-    )
-
-
 def identical_groups(embeddings: torch.Tensor, names: list[str], tol: float = 1e-6) -> list[list[str]]:
     """Transforms whose description embeddings coincide (cosine >= 1 - tol), in groups of 2+.
 
@@ -72,10 +50,6 @@ def identical_groups(embeddings: torch.Tensor, names: list[str], tol: float = 1e
         if len(members) > 1:
             groups.append([names[j] for j in members])
     return groups
-
-
-def _np(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.float().cpu().numpy().astype(np.float32)
 
 
 def _flat_pairwise(pos: np.ndarray, neg: np.ndarray, tie_policy: TiePolicy, seed: int) -> Selection:

@@ -20,15 +20,15 @@ bare option "The image is {description}.", the first description of each transfo
 (`description_index=-1` picks one per (image, transform) from a hash of seed, image key and name),
 the first caption of each image.
 
-Cost: one `engine.images` call with every (image, transform) pair and one `engine.texts` call;
-transform ids do not depend on templates, so a rerun with another template re-encodes no image.
+Cost: the scorer embeds each distinct (image, transform) pair and each distinct text once (the
+engine caches them); transform ids do not depend on templates, so a rerun with another template
+re-encodes no image.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import asdict, dataclass
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.selection import check_tie_policy
 from vlmaudit.perturb.image_transforms import Transform, load_catalogue, select_transforms
 from vlmaudit.results import SuiteResult
+from vlmaudit.scoring.cosine import CosineScorer
 from vlmaudit.suites.base import RunContext
 from vlmaudit.suites.transforms import plots as plots
 from vlmaudit.suites.transforms import scoring as sc
@@ -122,18 +123,48 @@ def fill(template: str, caption: str, description: str) -> str:
     return template.format(caption=caption.strip().rstrip(" ."), description=description)
 
 
-def _embed(ctx: RunContext, items: list[Item], transforms: list[Transform], texts: list[str]):
-    """One image call (originals, every pair, the neutral image) and one text call."""
+def transform_scores(scorer: CosineScorer, items: list[Item], transforms: list[Transform],
+                     cap_desc: list[list[str]], bare: list[list[str]],
+                     every: list[list[str]]) -> tuple[sc.Scores, np.ndarray]:
+    """Every similarity of the three experiments (each (image, view, text) pair scored once) and the
+    [N, K, D] embeddings of the transformed images, which the linear probe reads.
+
+    The ensemble option is the mean of a transform's description *embeddings*, so it needs a scorer
+    that embeds texts (a dual encoder).
+    """
     neutral = memory_image(Image.new("RGB", (64, 64), NEUTRAL_GREY), label="neutral grey")
-    refs: list[ImageRef] = []
-    applied: list[Transform | None] = []
-    for item in items:
-        refs += [item.ref] * (len(transforms) + 1)
-        applied += [None, *transforms]
-    images = ctx.engine.images([*refs, neutral], [*applied, None])
     n, k = len(items), len(transforms)
-    grid = images[:-1].reshape(n, k + 1, -1)
-    return grid[:, 0], grid[:, 1:], images[-1], ctx.engine.texts(texts)
+    refs = [item.ref for item in items]
+    captions = [item.caption for item in items]
+    each_view = [t for _ in items for t in transforms]  # trial (i, k) at i * K + k
+    each_ref = [ref for ref in refs for _ in transforms]
+
+    def trials(texts: list[str], views=each_view, images=each_ref) -> np.ndarray:
+        return scorer.pairs(images, texts, views).reshape(n, k)
+
+    def options(texts: list[list[str]]) -> np.ndarray:  # [N, K, K] s(I'_ik, text_ij)
+        flat = [texts[i][j] for i in range(n) for _ in range(k) for j in range(k)]
+        views = [t for _ in items for t in transforms for _ in range(k)]
+        return scorer.pairs([ref for ref in refs for _ in range(k * k)], flat, views).reshape(n, k, k)
+
+    flat_cd = [text for row in cap_desc for text in row]
+    image_t = scorer.image_embeddings(each_ref, each_view).reshape(n, k, -1)
+    ensemble = torch.nn.functional.normalize(
+        torch.stack([torch.from_numpy(scorer.text_embeddings(texts)).mean(0) for texts in every]), dim=-1)
+    ensemble_scores = torch.einsum("nkd,jd->nkj", torch.from_numpy(image_t), ensemble).numpy()
+    blank = [neutral] * (n * k)
+    return sc.Scores(
+        tc=trials(flat_cd),
+        oc=trials(flat_cd, views=[None] * (n * k)),
+        tC=trials([c for c in captions for _ in transforms]),
+        oC=scorer.pairs(refs, captions),
+        captioned=options(cap_desc),
+        bare=options(bare),
+        ensemble=ensemble_scores.astype(np.float32),
+        neutral_c=trials(flat_cd, views=[None] * (n * k), images=blank),
+        neutral_C=scorer.pairs([neutral] * n, captions),
+        neutral_bare=trials([text for row in bare for text in row], views=[None] * (n * k), images=blank),
+    ), image_t
 
 
 def view_geometry(items: list[Item], transforms: list[Transform], resize_mode: str,
@@ -194,22 +225,13 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
     bare = [[config.bare_template.format(description=desc[i][j]) for j in range(k)] for i in range(n)]
     every = [[config.bare_template.format(description=d) for d in t.descriptions] for t in transforms]
 
-    text_list = list(dict.fromkeys(chain(captions, *cap_desc, *bare, *every)))
-    img_o, img_t, neutral, text_emb = _embed(ctx, items, transforms, text_list)
-    row = {text: i for i, text in enumerate(text_list)}
-
-    def lookup(texts: list[list[str]]) -> torch.Tensor:
-        return text_emb[torch.tensor([[row[t] for t in line] for line in texts])]
-
-    ensemble = torch.nn.functional.normalize(torch.stack([lookup([e])[0].mean(0) for e in every]), dim=-1)
-    scores = sc.cosine_scores(img_o, img_t, neutral, text_emb[[row[c] for c in captions]], lookup(cap_desc),
-                              lookup(bare), ensemble)
+    scores, img_t = transform_scores(ctx.scorer, items, transforms, cap_desc, bare, every)
     wrong = sc.wrong_partners([item.ref.key for item in items], names, config.seed)
     setup = Setup(names, categories, config.tie_policy, config.seed, config.n_boot,
                   config.probe_test_fraction, paper_model(ctx.model.spec))
-    analysis = analyse(scores, wrong, img_t.numpy(), (cap_desc, captions), setup)
+    analysis = analyse(scores, wrong, img_t, (cap_desc, captions), setup)
     geometry, model_flags = view_geometry(items, transforms, ctx.model.preprocessing.resize_mode)
-    indistinct = sc.identical_groups(lookup(bare)[0], names)
+    indistinct = sc.identical_groups(torch.from_numpy(ctx.scorer.text_embeddings(bare[0])), names)
     if indistinct:
         count = sum(map(len, indistinct))
         model_flags.append(f"text encoder embeds the descriptions of {count} transforms identically in "
