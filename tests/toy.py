@@ -42,6 +42,22 @@ class ToyModel(ImageTextModel):
         return torch.stack(rows)
 
 
+class CoincidentTextModel(ToyModel):
+    """Every text embeds to the same vector: any choice among captions can only tie.
+
+    512 dimensions, as in a ViT-B/32: that is where BLAS-backed einsum gave identical rows different
+    scores.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(dim=512)
+        self.spec, self.weights_hash = "toy:coincident", "toy-coincident"
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        return self._word("<same>").repeat(len(texts), 1)
+
+
 def load(rest: str, *, device, dtype) -> ToyModel:
-    """Backend entry so tests can use the spec "toy:<dim>" through the public loading path."""
-    return ToyModel(dim=int(rest or 32))
+    """Backend entry so tests can use the specs "toy:<dim>" and "toy:coincident" through the public
+    loading path."""
+    return CoincidentTextModel() if rest == "coincident" else ToyModel(dim=int(rest or 32))
