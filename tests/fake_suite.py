@@ -8,7 +8,8 @@ import numpy as np
 from PIL import Image
 
 from vlmaudit.data.images import memory_image
-from vlmaudit.data.source import DataSpec, fingerprint_of
+from vlmaudit.data.items import LabelledImage
+from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
 from vlmaudit.errors import SpecError
 from vlmaudit.metrics.selection import select
 from vlmaudit.metrics.summary import selection_metric
@@ -17,10 +18,24 @@ from vlmaudit.results import SuiteResult
 CALLS: list[str] = []
 
 
+COLOURS = {"red": (255, 0, 0), "blue": (0, 0, 255), "green": (0, 255, 0), "yellow": (255, 255, 0)}
+
+
 @dataclass
 class FakeSource:
+    """Four plain-colour images labelled with their colour name."""
+
     spec: DataSpec
     kind: str = "fake"
+
+    @property
+    def item_types(self) -> frozenset[type]:
+        return frozenset({LabelledImage})
+
+    def items_of(self, kind: type, *, seed: int = 0, count: int | None = None) -> dict[str, list]:
+        check_item_type(self, kind)
+        return {"fake": [LabelledImage(memory_image(Image.new("RGB", (16, 16), rgb)), name)
+                         for name, rgb in COLOURS.items()]}
 
     def fingerprint(self) -> str:
         return fingerprint_of(self.spec.name, self.spec.options)
@@ -41,7 +56,7 @@ class FakeSuite:
     name = "fake"
     Config = Config
     default_data = ("fake",)
-    accepts = ("fake",)
+    accepts = (LabelledImage,)
 
     def check(self, config):
         if config.n < 1:
@@ -51,10 +66,9 @@ class FakeSuite:
         CALLS.append(data.spec.name)
         if config.fail:
             raise RuntimeError("suite crashed half-way")
-        colours = [(255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 255, 0)][: config.n]
-        refs = [memory_image(Image.new("RGB", (16, 16), c)) for c in colours]
-        images = ctx.engine.images(refs).numpy()
-        texts = ctx.engine.texts(["red", "blue", "green", "yellow"][: config.n]).numpy()
+        items = data.items_of(LabelledImage)["fake"][: config.n]
+        images = ctx.engine.images([item.image for item in items]).numpy()
+        texts = ctx.engine.texts([item.label for item in items]).numpy()
         sel = select(images @ texts.T, np.arange(config.n))
         import matplotlib
 

@@ -6,6 +6,7 @@ from collections import Counter
 import pytest
 
 from test_readers_sugarcrepe import LIMIT, placeholder_images, shared_data_dir  # noqa: F401 (fixtures)
+from vlmaudit.data.items import CaptionChoice
 from vlmaudit.data.source import open_data
 from vlmaudit.engine import Engine
 from vlmaudit.suites.base import RunContext, build_config
@@ -28,8 +29,7 @@ def _run(model, data, **options):
 
 def test_suite_contract():
     assert SUITE.name == "composition" and SUITE.default_data == ("scenes",)
-    assert set(SUITE.accepts) == {"scenes", "aro-vgr", "aro-vga", "coco-order", "flickr-order", "sugarcrepe",
-                                  "hard-positives"}
+    assert set(SUITE.accepts) == {CaptionChoice}
 
 
 def test_generated_scenes_end_to_end_with_a_bag_of_words_model(toy_model, scenes):

@@ -86,7 +86,7 @@ def test_a_bad_suite_option_stops_the_run_before_its_directory_exists(tmp_path):
     ("composition", {"benchmarks": "nope"}),
     ("composition", {"tie_policy": "nope"}),
     ("spatial", {"score_dtype": "fp8"}),
-    ("spatial", {"n_sets": "0"}),
+    ("spatial", {"n_sets": "-1"}),
 ])
 def test_builtin_suites_check_their_options_before_any_file_is_written(tmp_path, suite, option):
     out = tmp_path / "run"

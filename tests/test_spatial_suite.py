@@ -7,14 +7,15 @@ import pytest
 from PIL import Image
 
 from toy import ToyModel
+from vlmaudit.data.items import ImagePair, SpatialChoice, WinogroundGroup
 from vlmaudit.data.scenes import OPPOSITE_RELATION, SceneConfig, describe
+from vlmaudit.data.scenes.benchmarks import spatial as spatial_scenes
 from vlmaudit.data.scenes.pairs import opposite_pair
 from vlmaudit.data.source import open_data
 from vlmaudit.engine.core import Engine
 from vlmaudit.errors import DataError
 from vlmaudit.registry import SUITES
 from vlmaudit.suites.base import RunContext, build_config
-from vlmaudit.suites.spatial import scenes as spatial_scenes
 
 SMALL = {"n_sets": 4, "n_groups": 6, "n_pairs": 6, "n_prior": 8, "n_boot": 50}
 
@@ -30,7 +31,7 @@ def _run(data, **overrides):
 def test_suite_declares_defaults_and_kinds():
     suite = SUITES.get("spatial")
     assert suite.default_data == ("scenes",)
-    assert set(suite.accepts) == {"scenes", "whatsup", "winoground", "mmvp-vlm"}
+    assert set(suite.accepts) == {SpatialChoice, WinogroundGroup, ImagePair}
 
 
 def test_generated_benchmarks_end_to_end():

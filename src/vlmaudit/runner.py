@@ -224,11 +224,12 @@ def _plan(suites: dict[str, Any], data: list[str], sources: dict[str, DataSource
         if not data:
             plan[name] = list(stored.get(name, suite.default_data))
             continue
-        accepted = [text for text in data if sources[text].kind in suite.accepts]
+        accepted = [text for text in data if set(suite.accepts) & sources[text].item_types]
         plan[name] = list(dict.fromkeys([*stored.get(name, []), *accepted]))
         if not accepted and name in required:
             kinds = ", ".join(sorted({sources[t].kind for t in data}))
-            raise SpecError(f"suite {name!r} accepts {list(suite.accepts)}, but the data given is {kinds}")
+            wants = ", ".join(kind.__name__ for kind in suite.accepts)
+            raise SpecError(f"suite {name!r} needs {wants} items, but the data given is {kinds}")
     return plan
 
 

@@ -82,6 +82,6 @@ def run(more_suites, models, suites, data, out, device, dtype, batch_size, seed,
     )
     print_table(summary.units)
     for name in summary.skipped:  # otherwise "all suites" on a caption manifest looks like a full audit
-        accepts = ", ".join(SUITES.get(name).accepts)
-        click.echo(f"skipped: {name} (none of the --data is a kind it accepts: {accepts})")
+        accepts = ", ".join(kind.__name__ for kind in SUITES.get(name).accepts)
+        click.echo(f"skipped: {name} (none of the --data has the items it needs: {accepts})")
     click.echo(f"results: {summary.out}  ({summary.seconds:.1f} s)")

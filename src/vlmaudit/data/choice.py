@@ -17,7 +17,7 @@ from typing import Any
 
 from vlmaudit.data.images import Box, ImageRef, file_image
 from vlmaudit.data.items import CaptionChoice
-from vlmaudit.data.source import DataSpec, fingerprint_of
+from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
 from vlmaudit.errors import DataError, ImageError
 
 
@@ -96,6 +96,15 @@ class ChoiceSource:
 
     def subsets(self) -> dict[str, list[CaptionChoice]]:
         return self._load()[0]
+
+    @property
+    def item_types(self) -> frozenset[type]:
+        return frozenset({CaptionChoice})
+
+    def items_of(self, kind: type, *, seed: int = 0, count: int | None = None) -> dict[str, list]:
+        """"<format>/<subset>" -> items, e.g. "sugarcrepe/swap_att", "aro-vgr/vg_relation"."""
+        check_item_type(self, kind)
+        return {f"{self.kind}/{name}": items for name, items in self.subsets().items()}
 
     @property
     def info(self) -> dict[str, Any]:

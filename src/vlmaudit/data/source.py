@@ -54,10 +54,30 @@ def parse_data_spec(text: str) -> DataSpec:
 
 @runtime_checkable
 class DataSource(Protocol):
+    """What every reader returns. Suites read it only through `items`, by item type."""
+
     spec: DataSpec
-    kind: str  # what suites dispatch on, e.g. "scenes", "image-caption", "sugarcrepe"
+    kind: str  # the format, for messages and provenance ("scenes", "image-caption", "sugarcrepe", ...)
+
+    @property
+    def item_types(self) -> frozenset[type]:
+        """The item types (`vlmaudit.data.items`) this source can yield."""
+        ...
+
+    def items_of(self, kind: type, *, seed: int = 0, count: int | None = None) -> dict[str, list]:
+        """Subset key -> items of type `kind`. Keys name the benchmark and subset the results are
+        grouped by ("sugarcrepe/swap_att", "whatsup/A", "scenes/relation_swap", ...). `seed` and
+        `count` only matter for generated items (the scene world); file sources ignore them."""
+        ...
 
     def fingerprint(self) -> str: ...
+
+
+def check_item_type(source: DataSource, kind: type) -> None:
+    if kind not in source.item_types:
+        have = ", ".join(sorted(t.__name__ for t in source.item_types)) or "none"
+        raise SpecError(f"data {source.spec.name!r} ({source.kind}) has no {kind.__name__} items "
+                        f"(it has: {have})")
 
 
 def fingerprint_of(*parts: object) -> str:

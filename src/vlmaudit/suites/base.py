@@ -37,7 +37,7 @@ class Suite(Protocol):
     name: str
     Config: type
     default_data: tuple[str, ...]  # data specs used when the user gives none
-    accepts: tuple[str, ...]  # DataSource kinds this suite can run on
+    accepts: tuple[type, ...]  # item types (vlmaudit.data.items) it consumes; a source yielding any fits
 
     def check(self, config: Any) -> None:
         """Raise SpecError for option values no data could make valid."""

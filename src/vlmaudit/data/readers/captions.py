@@ -27,7 +27,7 @@ import numpy as np
 
 from vlmaudit.data.images import file_image
 from vlmaudit.data.items import ImageCaptions
-from vlmaudit.data.source import DataSpec, fingerprint_of
+from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
 from vlmaudit.errors import DataError, SpecError
 
 FORMATS = ("karpathy", "csv", "jsonl", "folder")
@@ -45,6 +45,14 @@ class CaptionSource:
     format: str
     items: list[ImageCaptions]
     kind: str = "image-caption"
+
+    @property
+    def item_types(self) -> frozenset[type]:
+        return frozenset({ImageCaptions})
+
+    def items_of(self, kind: type, *, seed: int = 0, count: int | None = None) -> dict[str, list]:
+        check_item_type(self, kind)
+        return {self.format: list(self.items)}
 
     def fingerprint(self) -> str:
         rows = [(item.ref.key, item.captions, item.label) for item in self.items]

@@ -23,7 +23,7 @@ from typing import Any
 
 from vlmaudit.data.images import ImageRef, file_image
 from vlmaudit.data.items import ImagePair
-from vlmaudit.data.source import DataSpec, fingerprint_of
+from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
 from vlmaudit.errors import DataError, ImageError, SpecError
 
 CATEGORIES = (  # the evaluation script's list, in CSV order, 15 pairs each
@@ -57,6 +57,14 @@ class MMVPSource:
     file: str
     digest: str
     kind: str = "mmvp-vlm"
+
+    @property
+    def item_types(self) -> frozenset[type]:
+        return frozenset({ImagePair})
+
+    def items_of(self, kind: type, *, seed: int = 0, count: int | None = None) -> dict[str, list]:
+        check_item_type(self, kind)
+        return {"mmvp-vlm": list(self.items)}
 
     def fingerprint(self) -> str:
         return fingerprint_of("mmvp-vlm", self.digest, [ref.key for it in self.items for ref in it.images])

@@ -24,7 +24,7 @@ from typing import Any
 
 from vlmaudit.data.images import ImageRef, file_image
 from vlmaudit.data.items import SpatialChoice
-from vlmaudit.data.source import DataSpec, fingerprint_of
+from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
 from vlmaudit.errors import DataError, ImageError, SpecError
 
 METADATA: dict[str, Any] = {
@@ -83,6 +83,15 @@ class WhatsUpSource:
     files: dict[str, str]  # subset -> annotation file
     digests: dict[str, str]
     kind: str = "whatsup"
+
+    @property
+    def item_types(self) -> frozenset[type]:
+        return frozenset({SpatialChoice})
+
+    def items_of(self, kind: type, *, seed: int = 0, count: int | None = None) -> dict[str, list]:
+        """"whatsup/<subset>" -> items, subsets A, B, coco-one, ... as loaded."""
+        check_item_type(self, kind)
+        return {f"whatsup/{name}": items for name, items in self.subsets.items()}
 
     def fingerprint(self) -> str:
         return fingerprint_of("whatsup", self.digests, sorted(self.subsets))

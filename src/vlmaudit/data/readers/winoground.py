@@ -17,7 +17,7 @@ from typing import Any
 
 from vlmaudit.data.images import ImageRef, file_image
 from vlmaudit.data.items import WinogroundGroup
-from vlmaudit.data.source import DataSpec, fingerprint_of
+from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
 from vlmaudit.errors import DataError, ImageError, SpecError
 
 METADATA: dict[str, Any] = {
@@ -44,6 +44,14 @@ class WinogroundSource:
     file: str
     digest: str
     kind: str = "winoground"
+
+    @property
+    def item_types(self) -> frozenset[type]:
+        return frozenset({WinogroundGroup})
+
+    def items_of(self, kind: type, *, seed: int = 0, count: int | None = None) -> dict[str, list]:
+        check_item_type(self, kind)
+        return {"winoground": list(self.items)}
 
     def fingerprint(self) -> str:
         return fingerprint_of("winoground", self.digest, [ref.key for it in self.items for ref in it.images])

@@ -10,15 +10,19 @@ results are invalidated when the generator changes.
 
 from __future__ import annotations
 
+import random
 from dataclasses import asdict, dataclass, field
 
 from vlmaudit.data.images import ImageRef
+from vlmaudit.data.items import CaptionChoice, ImageCaptions, ImagePair, SpatialChoice, WinogroundGroup
+from vlmaudit.data.scenes import benchmarks
 from vlmaudit.data.scenes.generate import SceneConfig, generate_scenes
+from vlmaudit.data.scenes.grammar import describe
 from vlmaudit.data.scenes.graph import Scene
 from vlmaudit.data.scenes.render import scene_ref
 from vlmaudit.data.scenes.splits import balanced_split, biased_split
 from vlmaudit.data.scenes.vocab import GENERATOR_VERSION
-from vlmaudit.data.source import DataSpec, fingerprint_of
+from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
 from vlmaudit.errors import SpecError
 
 DEFAULT_N = 500
@@ -54,6 +58,37 @@ class ScenesSource:
 
     def refs(self) -> list[ImageRef]:
         return [scene_ref(s) for s in self.scenes]
+
+    @property
+    def item_types(self) -> frozenset[type]:
+        return frozenset({ImageCaptions, CaptionChoice, SpatialChoice, WinogroundGroup, ImagePair})
+
+    def items_of(self, kind: type, *, seed: int = 0, count: int | None = None) -> dict[str, list]:
+        """Items of every benchmark, built exactly from the scene graphs (`data.scenes.benchmarks`).
+
+        ImageCaptions: each scene with its canonical caption. CaptionChoice: one item per scene and
+        generated benchmark that the scene supports ("scenes/<benchmark>"). SpatialChoice,
+        WinogroundGroup, ImagePair: generated image sets at this source's size and seed, `count`
+        of them if given, else `derived_sizes(n)`.
+        """
+        check_item_type(self, kind)
+        if kind is ImageCaptions:
+            return {"scenes": [ImageCaptions(scene_ref(s), (describe(s).text,)) for s in self.scenes]}
+        if kind is CaptionChoice:
+            built = benchmarks.build_scene_benchmarks(self.scenes, seed, benchmarks.CHOICE_BENCHMARKS,
+                                                      skip_unsupported=True)
+            return {f"scenes/{name}": items for name, items in built.items()}
+        cfg = SceneConfig(image_size=self.config.image_size)
+        sizes = benchmarks.derived_sizes(self.n)
+        stream = f"{self.seed}/{seed}"
+        if kind is SpatialChoice:
+            rng = random.Random(f"spatial/whatsup/{stream}")
+            return {"whatsup-like/scenes": benchmarks.whatsup_like(rng, cfg, count or sizes["sets"])}
+        if kind is WinogroundGroup:
+            rng = random.Random(f"spatial/winoground/{stream}")
+            return {"winoground-like": benchmarks.winoground_like(rng, cfg, count or sizes["groups"])}
+        rng = random.Random(f"spatial/mmvp/{stream}")
+        return {"mmvp-like": benchmarks.mmvp_like(rng, cfg, count or sizes["pairs"])}
 
 
 def open_source(spec: DataSpec) -> ScenesSource:

@@ -106,12 +106,23 @@ SCENE_BENCHMARKS: dict[str, Benchmark] = {
     },
 }
 
-BY_KIND: dict[str, dict[str, Benchmark]] = {
-    "aro-vgr": {"vg_relation": VG_RELATION},
-    "aro-vga": {"vg_attribution": VG_ATTRIBUTION},
-    "coco-order": {"order": COCO_ORDER},
-    "flickr-order": {"order": FLICKR_ORDER},
+# a source's subset key "<format>/<subset>" -> the benchmark (one subset: the group is its name)
+BY_FORMAT: dict[str, Benchmark] = {
+    "aro-vgr": VG_RELATION, "aro-vga": VG_ATTRIBUTION, "coco-order": COCO_ORDER, "flickr-order": FLICKR_ORDER,
+    "sugarcrepe": SUGARCREPE, "hard-positives": HARD_POSITIVES,
 }
+SUBSET_GROUPS = ("sugarcrepe", "hard-positives")  # one result group per subset
+
+
+def benchmark_for(key: str) -> tuple[Benchmark, str]:
+    """(benchmark, result group) of a caption-choice subset key from `DataSource.items_of`."""
+    source, _, subset = key.partition("/")
+    if source == "scenes":
+        return SCENE_BENCHMARKS[subset], key
+    if source not in BY_FORMAT:
+        raise KeyError(f"no composition benchmark for caption-choice subset {key!r}")
+    bench = BY_FORMAT[source]
+    return bench, f"{bench.name}/{subset}" if source in SUBSET_GROUPS else bench.name
 
 
 @cache

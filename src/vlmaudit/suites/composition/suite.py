@@ -16,13 +16,13 @@ import numpy as np
 
 from vlmaudit.data.items import CaptionChoice
 from vlmaudit.data.source import DataSource
-from vlmaudit.errors import SpecError
+from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.selection import TIE_POLICIES, check_tie_policy
 from vlmaudit.results import Metric, SuiteResult
 from vlmaudit.scoring.blind import caption_blind
 from vlmaudit.suites.base import RunContext
-from vlmaudit.suites.composition.bench import BY_KIND, HARD_POSITIVES, SCENE_BENCHMARKS, SUGARCREPE, Benchmark
+from vlmaudit.suites.composition.bench import SCENE_BENCHMARKS, Benchmark, benchmark_for
 from vlmaudit.suites.composition.metrics import (
     MetricSpec,
     Pool,
@@ -69,29 +69,28 @@ class Combined:
 
 
 def plan(data: DataSource, config: Config, seed: int) -> tuple[list[Part], list[Combined]]:
-    if data.kind == "scenes":
-        from vlmaudit.suites.composition.scenes import build_scene_benchmarks
-
-        # all by default, so skip those these scenes cannot support; named ones must all be built
-        wanted = config.benchmarks or tuple(SCENE_BENCHMARKS)
-        built = build_scene_benchmarks(data.scenes, seed, wanted, skip_unsupported=not config.benchmarks)
-        parts = [Part(SCENE_BENCHMARKS[k], SCENE_BENCHMARKS[k].name, items) for k, items in built.items()]
-        sc = tuple(p.group for p in parts if "/sugarcrepe_" in p.group)
-        return parts, [Combined("scenes/sugarcrepe_overall", sc, "micro")] if len(sc) > 1 else []
-    subsets = data.subsets()
-    if data.kind in BY_KIND:
-        return [Part(BY_KIND[data.kind][name], BY_KIND[data.kind][name].name, items)
-                for name, items in subsets.items()], []
-    if data.kind == "sugarcrepe":
-        parts = [Part(SUGARCREPE, f"sugarcrepe/{name}", items) for name, items in subsets.items()]
-        return parts, [Combined("sugarcrepe/overall", tuple(p.group for p in parts), "micro")]
-    if data.kind == "hard-positives":
-        parts = [Part(HARD_POSITIVES, f"hard_positives/{name}", items) for name, items in subsets.items()]
-        replace = ("hard_positives/replace_att", "hard_positives/replace_rel")
-        have = {p.group for p in parts}
-        combos = [Combined("hard_positives/replace", replace, "subsets")] if set(replace) <= have else []
-        return parts, combos
-    raise SpecError(f"composition cannot run on data of kind {data.kind!r} (accepts {SUITE.accepts})")
+    """The benchmark parts of a source's caption-choice items, and the numbers combined over parts."""
+    subsets = data.items_of(CaptionChoice, seed=seed)
+    # `benchmarks` picks among the generated ones; all of them by default
+    wanted = {SCENE_BENCHMARKS[key].name for key in config.benchmarks}
+    parts = []
+    for key, items in subsets.items():
+        bench, group = benchmark_for(key)
+        if not wanted or not key.startswith("scenes/") or bench.name in wanted:
+            parts.append(Part(bench, group, items))
+    generated = any(key.startswith("scenes/") for key in subsets)
+    if generated and (missing := sorted(wanted - {part.bench.name for part in parts})):
+        raise DataError(f"generated benchmark(s) {', '.join(missing)}: no scene among these supports them")
+    groups = [part.group for part in parts]
+    combos = []
+    if len(scene_sc := tuple(g for g in groups if g.startswith("scenes/sugarcrepe_"))) > 1:
+        combos.append(Combined("scenes/sugarcrepe_overall", scene_sc, "micro"))
+    if sugarcrepe := tuple(g for g in groups if g.startswith("sugarcrepe/")):
+        combos.append(Combined("sugarcrepe/overall", sugarcrepe, "micro"))
+    replace_groups = ("hard_positives/replace_att", "hard_positives/replace_rel")
+    if set(replace_groups) <= set(groups):
+        combos.append(Combined("hard_positives/replace", replace_groups, "subsets"))
+    return parts, combos
 
 
 def _policy(config: Config, bench: Benchmark) -> str:
@@ -162,11 +161,11 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         headline += _headline(combo.group, bench)
     flags += hackable_flags(metrics)
     flags += sorted({p.bench.reconstructed for p in parts if p.bench.reconstructed})
-    if data.kind == "scenes" and not config.benchmarks:
+    if any(p.group.startswith("scenes/") for p in parts) and not config.benchmarks:
         present = {p.bench.name for p in parts}
         if skipped := [key for key, bench in SCENE_BENCHMARKS.items() if bench.name not in present]:
             flags.append(f"skipped: generated benchmarks no scene supports: {', '.join(skipped)}")
-    info = getattr(data, "info", {}) if data.kind != "scenes" else {}
+    info = getattr(data, "info", {})
     if info:
         extra["data_notes"] = info
         if info.get("excluded_token_identical"):
@@ -190,8 +189,7 @@ class CompositionSuite:
     name: str = "composition"
     Config: type = Config
     default_data: tuple[str, ...] = ("scenes",)
-    accepts: tuple[str, ...] = ("scenes", "aro-vgr", "aro-vga", "coco-order", "flickr-order", "sugarcrepe",
-                                "hard-positives")
+    accepts: tuple[type, ...] = (CaptionChoice,)
 
     def check(self, config: Config) -> None:
         check_tie_policy(config.tie_policy, extra=("official",))

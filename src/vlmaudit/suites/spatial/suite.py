@@ -16,15 +16,17 @@ model spec matches (`references/spatial.json`).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from vlmaudit.data.images import ImageRef, file_image
+from vlmaudit.data.items import ImageCaptions, ImagePair, SpatialChoice, WinogroundGroup
 from vlmaudit.data.readers import mmvp as mmvp_reader
 from vlmaudit.data.readers import whatsup as whatsup_reader
 from vlmaudit.data.readers import winoground as winoground_reader
+from vlmaudit.data.scenes.benchmarks import WHATSUP_LAYOUT
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.baselines import hackable_flags
@@ -55,9 +57,11 @@ class Config:
     neutral_prompt: str = "a photo."  # blind scorers: caption prior and image prior
     prior_images: str = ""  # What'sUp caption prior: directory of reference images R ("" = auto)
     prior_max: int = 1000  # at most this many reference images (sorted by name)
-    n_sets: int = 40  # generated What'sUp-like object pairs (4 images each)
-    n_groups: int = 80  # generated Winoground-like 2x2 groups
-    n_pairs: int = 80  # generated MMVP-like image pairs
+    # generated sets on scenes; 0 = from the source's n (data.scenes.benchmarks.derived_sizes: about n
+    # images per family, i.e. 40 sets, 80 groups and 80 pairs at the default n = 500)
+    n_sets: int = 0  # What'sUp-like object pairs (4 images each)
+    n_groups: int = 0  # Winoground-like 2x2 groups
+    n_pairs: int = 0  # MMVP-like image pairs
     n_prior: int = 64  # generated reference images for the caption prior
 
 
@@ -65,64 +69,97 @@ class SpatialSuite:
     name = "spatial"
     Config = Config
     default_data = ("scenes",)
-    accepts = ("scenes", "whatsup", "winoground", "mmvp-vlm")
+    accepts = (SpatialChoice, WinogroundGroup, ImagePair)
 
     def check(self, config: Config) -> None:
         check_tie_policy(config.tie_policy)
         check_score_dtype(config.score_dtype)
-        counts = ("n_sets", "n_groups", "n_pairs", "n_prior", "prior_max", "n_boot")
+        counts = ("n_prior", "prior_max", "n_boot")
         if small := [f"{k}={getattr(config, k)}" for k in counts if getattr(config, k) < 1]:
             raise SpecError(f"{', '.join(small)}: must be >= 1")
+        sizes = ("n_sets", "n_groups", "n_pairs")
+        if negative := [f"{k}={getattr(config, k)}" for k in sizes if getattr(config, k) < 0]:
+            raise SpecError(f"{', '.join(negative)}: must be >= 0 (0: from the source's n)")
 
     def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         start = time.perf_counter()
         self.check(config)
         scorer = ctx.scorer.with_score_dtype(config.score_dtype)
         kit = MetricKit(config.seed, config.n_boot, references_for(ctx.model.spec))
-        runners = {"whatsup": _whatsup, "winoground": _winoground, "mmvp-vlm": _mmvp, "scenes": _scenes}
-        if data.kind not in runners:
-            raise SpecError(f"suite spatial cannot run on {data.kind!r} data (accepts {self.accepts})")
-        metrics, samples, flags, extra, headline = runners[data.kind](ctx, data, config, scorer, kit)
-        flags += hackable_flags(metrics)
+        out = Collected()
+        counts = {SpatialChoice: config.n_sets, WinogroundGroup: config.n_groups, ImagePair: config.n_pairs}
+        for kind, run_kind in ((SpatialChoice, _whatsup), (WinogroundGroup, _winoground), (ImagePair, _mmvp)):
+            if kind in data.item_types:
+                subsets = data.items_of(kind, seed=config.seed, count=counts[kind] or None)
+                run_kind(ctx, data, subsets, config, scorer, kit, out)
+        if not out.metrics:
+            raise SpecError(f"suite spatial found no spatial items in {data.spec.name!r}")
+        if "generated" in out.extra:
+            out.flags.append(SCENES_FLAG)
+        out.flags += hackable_flags(out.metrics)
         if config.score_dtype != "fp32":
-            flags.append(f"scores computed in {config.score_dtype} (legacy emulation), not fp32")
+            out.flags.append(f"scores computed in {config.score_dtype} (legacy emulation), not fp32")
         return [SuiteResult(
-            suite=self.name, model=ctx.model.spec, data=data.spec.name, metrics=metrics,
-            config=asdict(config), samples=samples, flags=flags, extra=extra,
-            data_fingerprint=data.fingerprint(), seconds=time.perf_counter() - start, headline=headline,
+            suite=self.name, model=ctx.model.spec, data=data.spec.name, metrics=out.metrics,
+            config=asdict(config), samples=out.samples, flags=out.flags, extra=out.extra,
+            data_fingerprint=data.fingerprint(), seconds=time.perf_counter() - start, headline=out.headline,
         )]
 
 
+SCENES_FLAG = ("generated scenes: exact gold; What'sUp-like has left/right + above/below where What'sUp A "
+               "has left/right + on/under; sizes follow the source's n (spatial.n_sets/n_groups/n_pairs "
+               "override)")
 SUITE = SpatialSuite()
 
 
-def _whatsup(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricKit):
-    metrics: list[Metric] = []
-    samples: list[dict] = []
-    flags: list[str] = []
+@dataclass
+class Collected:
+    """What the three benchmark families add to one result."""
+
+    metrics: list[Metric] = field(default_factory=list)
+    samples: dict[str, list[dict]] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+    headline: list[str] = field(default_factory=list)
+
+
+def _whatsup(ctx: RunContext, data, subsets: dict[str, list[SpatialChoice]], config: Config, scorer: Scorer,
+             kit: MetricKit, out: Collected) -> None:
+    """What'sUp subsets ("whatsup/A", ...) or the generated What'sUp-like one ("whatsup-like/scenes")."""
     individual: dict[str, dict[str, float]] = {}
     four = variants(config.tie_policy, spatial_whatsup.LEGACY_4WAY, config.legacy)
     two = variants(config.tie_policy, spatial_whatsup.LEGACY_2WAY, config.legacy)
-    for name, items in data.subsets.items():
-        reference, note = _prior_reference(config, data, name)
-        prior = _caption_prior(scorer, items, reference)
+    for key, items in subsets.items():
+        prefix, name = key.rsplit("/", 1)
+        if prefix == "whatsup-like":  # generated: the source's own random scenes are the corpus R
+            reference = [item.ref for item in data.items_of(ImageCaptions)["scenes"][: config.n_prior]]
+            note = ""
+        else:
+            reference, note = _prior_reference(config, subsets, key)
         if note:
-            flags.append(note)
-        subset = whatsup_reader.SUBSETS[name]
-        out = spatial_whatsup.evaluate(scorer, kit, subset, items, prefix="whatsup", variants=four,
-                                       two_way_variants=two, prior=prior, seed=config.seed,
-                                       prompt=config.neutral_prompt)
-        metrics += out.metrics
-        samples += out.samples
-        flags += out.flags
-        individual[name] = out.individual
-    metrics += _table1(kit, individual, {name: len(items) for name, items in data.subsets.items()}, four)
-    headline = [f"whatsup/{name}/{m}" for name in data.subsets for m in ("individual", "pair", "set")]
-    extra = {"benchmark": _jsonable(whatsup_reader.METADATA), "files": data.files}
-    return metrics, {"whatsup": samples}, flags, extra, headline
+            out.flags.append(note)
+        layout = WHATSUP_LAYOUT if prefix == "whatsup-like" else whatsup_reader.SUBSETS[name]
+        prior = _caption_prior(scorer, items, reference)
+        result = spatial_whatsup.evaluate(scorer, kit, layout, items, prefix=prefix, variants=four,
+                                          two_way_variants=two, prior=prior, seed=config.seed,
+                                          prompt=config.neutral_prompt)
+        out.metrics += result.metrics
+        out.samples.setdefault(prefix, []).extend(result.samples)
+        out.flags += result.flags
+        individual[name] = result.individual
+        out.headline += [f"{key}/{m}" for m in ("individual", "pair", "set")]
+        if prefix == "whatsup-like":
+            out.headline += [f"{key}/two-way/individual", f"{key}/two-way/pair"]
+            out.extra.setdefault("generated", {})["whatsup_like_sets"] = len(items) // 4
+    if any(key.startswith("whatsup/") for key in subsets):
+        sizes = {key.rsplit("/", 1)[1]: len(items) for key, items in subsets.items()}
+        out.metrics += _table1(kit, individual, sizes, four)
+        out.extra["benchmark"] = _jsonable(whatsup_reader.METADATA)
+        out.extra["files"] = data.files
 
 
-def _prior_reference(config: Config, data, name: str) -> tuple[list[ImageRef], str]:
+def _prior_reference(config: Config, subsets: dict[str, list[SpatialChoice]],
+                     key: str) -> tuple[list[ImageRef], str]:
     """Reference images R for the caption prior: the user's directory, else the other subsets."""
     if config.prior_images:
         root = Path(config.prior_images)
@@ -132,12 +169,12 @@ def _prior_reference(config: Config, data, name: str) -> tuple[list[ImageRef], s
         if not files:
             raise DataError(f"prior_images={root} holds no .jpg/.jpeg/.png images")
         return [file_image(p) for p in files], ""
-    others = [it.image for other, items in data.subsets.items() if other != name for it in items]
+    others = [it.image for other, items in subsets.items() if other != key for it in items]
     if others:
         return others[: config.prior_max], (
-            f"reconstructed: whatsup/{name} caption prior uses the other loaded subsets' images as R "
+            f"reconstructed: {key} caption prior uses the other loaded subsets' images as R "
             "(paper: COCO val2017 or VG images; set prior_images=DIR)")
-    return [], f"whatsup/{name}: no reference images for the caption prior (set prior_images=DIR); skipped"
+    return [], f"{key}: no reference images for the caption prior (set prior_images=DIR); skipped"
 
 
 def _caption_prior(scorer: Scorer, items, reference: list[ImageRef]) -> np.ndarray | None:
@@ -167,30 +204,37 @@ def _table1(kit: MetricKit, individual: dict[str, dict[str, float]], sizes: dict
     return out
 
 
-def _winoground(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricKit):
+def _winoground(ctx: RunContext, data, subsets: dict[str, list[WinogroundGroup]], config: Config,
+                scorer: Scorer, kit: MetricKit, out: Collected) -> None:
     runs = variants(config.tie_policy, spatial_winoground.LEGACY, config.legacy)
-    metrics, samples = spatial_winoground.evaluate(scorer, kit, data.items, prefix="winoground",
-                                                   variants=runs, seed=config.seed,
-                                                   prompt=config.neutral_prompt)
-    extra = {"benchmark": _jsonable(winoground_reader.METADATA), "file": data.file}
-    headline = ["winoground/text", "winoground/image", "winoground/group"]
-    return metrics, {"winoground": samples}, [], extra, headline
+    for key, items in subsets.items():
+        metrics, samples = spatial_winoground.evaluate(scorer, kit, items, prefix=key, variants=runs,
+                                                       seed=config.seed, prompt=config.neutral_prompt)
+        out.metrics += metrics
+        out.samples[key] = samples
+        out.headline += [f"{key}/text", f"{key}/image", f"{key}/group"]
+        if key == "winoground":
+            out.extra |= {"benchmark": _jsonable(winoground_reader.METADATA), "file": data.file}
+        else:
+            out.extra.setdefault("generated", {})["winoground_like_groups"] = len(items)
 
 
-def _mmvp(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricKit):
+def _mmvp(ctx: RunContext, data, subsets: dict[str, list[ImagePair]], config: Config, scorer: Scorer,
+          kit: MetricKit, out: Collected) -> None:
     runs = spatial_mmvp.variants_for(config.tie_policy, config.legacy)
-    metrics, samples = spatial_mmvp.evaluate(scorer, kit, data.items, prefix="mmvp-vlm", variants=runs,
-                                             logit_scale=float(ctx.model.logit_scale), seed=config.seed,
-                                             prompt=config.neutral_prompt)
-    flags = [f"reconstructed: {mmvp_reader.METADATA['reconstructed']}"]
-    extra = {"benchmark": _jsonable(mmvp_reader.METADATA), "file": data.file}
-    return metrics, {"mmvp": samples}, flags, extra, ["mmvp-vlm/pair", "mmvp-vlm/pair@legacy"]
-
-
-def _scenes(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricKit):
-    from vlmaudit.suites.spatial import scenes as spatial_scenes  # the generator is only needed here
-
-    return spatial_scenes.run(ctx, data, config, scorer, kit)
+    for key, items in subsets.items():
+        metrics, samples = spatial_mmvp.evaluate(scorer, kit, items, prefix=key, variants=runs,
+                                                 logit_scale=float(ctx.model.logit_scale), seed=config.seed,
+                                                 prompt=config.neutral_prompt)
+        out.metrics += metrics
+        out.samples["mmvp" if key == "mmvp-vlm" else key] = samples
+        out.headline += [f"{key}/pair"]
+        if key == "mmvp-vlm":
+            out.headline.append(f"{key}/pair@legacy")
+            out.flags.append(f"reconstructed: {mmvp_reader.METADATA['reconstructed']}")
+            out.extra |= {"benchmark": _jsonable(mmvp_reader.METADATA), "file": data.file}
+        else:
+            out.extra.setdefault("generated", {})["mmvp_like_pairs"] = len(items)
 
 
 def _jsonable(meta: dict) -> dict:

@@ -36,6 +36,7 @@ import torch
 from PIL import Image
 
 from vlmaudit.data.images import ImageRef, memory_image
+from vlmaudit.data.items import ImageCaptions
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.baselines import hackable_flags
@@ -94,16 +95,10 @@ def _validate(config: Config) -> None:
 
 
 def load_items(data: DataSource, n_images: int) -> list[Item]:
-    """(image, caption) pairs: scenes with their canonical caption, or each image's first caption."""
+    """(image, caption) pairs: each image with its first caption (a scene's is its canonical one)."""
     limit = n_images or None
-    if data.kind == "scenes":
-        from vlmaudit.data.scenes import describe, scene_ref
-
-        items = [Item(scene_ref(scene), describe(scene).text) for scene in data.scenes[:limit]]
-    elif data.kind == "image-caption":
-        items = [Item(item.ref, item.captions[0]) for item in data.items[:limit]]
-    else:
-        raise SpecError(f"transforms cannot run on data of kind {data.kind!r} (accepts {SUITE.accepts})")
+    items = [Item(entry.ref, entry.captions[0]) for subset in data.items_of(ImageCaptions).values()
+             for entry in subset][:limit]
     if not items:
         raise DataError(f"{data.spec.name}: no images to transform")
     return items
@@ -314,7 +309,7 @@ class TransformsSuite:
     name = "transforms"
     Config = Config
     default_data = ("scenes",)
-    accepts = ("scenes", "image-caption")
+    accepts = (ImageCaptions,)
 
     def check(self, config: Config) -> None:
         _validate(config)

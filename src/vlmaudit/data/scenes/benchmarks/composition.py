@@ -24,6 +24,7 @@ import random
 from collections.abc import Callable, Sequence
 
 from vlmaudit.data.items import CaptionChoice
+from vlmaudit.data.readers.sugarcrepe import SUBSETS as SUGARCREPE_SUBSETS
 from vlmaudit.data.scenes import Caption, Scene, describe, scene_ref, truth
 from vlmaudit.data.scenes import perturb as P
 from vlmaudit.data.scenes.grammar import assemble, flip_clause, scene_clauses
@@ -33,6 +34,10 @@ from vlmaudit.errors import DataError
 from vlmaudit.perturb.text_order import item_seed
 
 MAX_TRIES = 10
+# every caption-choice benchmark the scene world builds, in report order
+CHOICE_BENCHMARKS = ("relation_swap", "attribute_swap", "order",
+                     *(f"sugarcrepe_{k}" for k in SUGARCREPE_SUBSETS),
+                     "hard_positives_replace", "hard_positives_swap")
 ATTRS = ("colour", "size")
 
 

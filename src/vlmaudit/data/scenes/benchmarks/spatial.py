@@ -33,54 +33,13 @@ from vlmaudit.data.scenes.generate import sample_scene
 from vlmaudit.data.scenes.grammar import assemble
 from vlmaudit.data.scenes.pairs import EVAL_TEXTURE_SEED, opposite_pair, winoground_group
 from vlmaudit.errors import DataError
-from vlmaudit.scoring.blind import ReferencePriorScorer
-from vlmaudit.suites.spatial import mmvp as spatial_mmvp
-from vlmaudit.suites.spatial import whatsup as spatial_whatsup
-from vlmaudit.suites.spatial import winoground as spatial_winoground
-from vlmaudit.suites.spatial.common import variants
 
 SET_RELATIONS = ("left of", "right of", "above", "below")
 KEY = {"left of": "left", "right of": "right", "above": "above", "below": "below"}
-SUBSET = Subset("scenes", (), "", tuple(KEY.values()), (("left", "right"), ("above", "below")))
+# the What'sUp A layout with on/under -> above/below: individual, pair and set apply unchanged
+WHATSUP_LAYOUT = Subset("scenes", (), "", tuple(KEY.values()), (("left", "right"), ("above", "below")))
 WINOGROUND_KINDS = ("relation", "colour")
 MMVP_KINDS = ("position", "colour")
-
-
-def run(ctx, data, config, scorer, kit):
-    """All three generated benchmarks on one scenes source (one SuiteResult)."""
-    cfg = SceneConfig(image_size=data.config.image_size)
-    seed = f"{data.seed}/{config.seed}"
-    sets = whatsup_like(random.Random(f"spatial/whatsup/{seed}"), cfg, config.n_sets)
-    groups = winoground_like(random.Random(f"spatial/winoground/{seed}"), cfg, config.n_groups)
-    pairs = mmvp_like(random.Random(f"spatial/mmvp/{seed}"), cfg, config.n_pairs)
-    reference = data.scenes[: config.n_prior]  # the source's own random scenes: a corpus apart
-    prior = ReferencePriorScorer(scorer, [scene_ref(s) for s in reference]).image_options(
-        [it.image for it in sets], [it.options for it in sets])
-    policy, legacy = config.tie_policy, config.legacy
-
-    whatsup = spatial_whatsup.evaluate(
-        scorer, kit, SUBSET, sets, prefix="whatsup-like", prior=prior, seed=config.seed,
-        prompt=config.neutral_prompt,
-        variants=variants(policy, spatial_whatsup.LEGACY_4WAY, legacy),
-        two_way_variants=variants(policy, spatial_whatsup.LEGACY_2WAY, legacy))
-    wino_metrics, wino_samples = spatial_winoground.evaluate(
-        scorer, kit, groups, prefix="winoground-like", seed=config.seed, prompt=config.neutral_prompt,
-        variants=variants(policy, spatial_winoground.LEGACY, legacy))
-    mmvp_metrics, mmvp_samples = spatial_mmvp.evaluate(
-        scorer, kit, pairs, prefix="mmvp-like", seed=config.seed, logit_scale=float(ctx.model.logit_scale),
-        prompt=config.neutral_prompt,
-        variants=spatial_mmvp.variants_for(policy, legacy))
-    metrics = [*whatsup.metrics, *wino_metrics, *mmvp_metrics]
-    samples = {"whatsup-like": whatsup.samples, "winoground-like": wino_samples, "mmvp-like": mmvp_samples}
-    flags = [*whatsup.flags, "generated scenes: exact gold; What'sUp-like has left/right + above/below "
-             "where What'sUp A has left/right + on/under; sizes are spatial.n_sets/n_groups/n_pairs (the "
-             "source's n sets only the caption prior's reference scenes R)"]
-    extra = {"generated": {"whatsup_like_sets": len(sets) // 4, "winoground_like_groups": len(groups),
-                           "mmvp_like_pairs": len(pairs), "image_size": cfg.image_size, "seed": seed}}
-    headline = ["whatsup-like/scenes/individual", "whatsup-like/scenes/pair", "whatsup-like/scenes/set",
-                "whatsup-like/scenes/two-way/individual", "whatsup-like/scenes/two-way/pair",
-                "winoground-like/text", "winoground-like/image", "winoground-like/group", "mmvp-like/pair"]
-    return metrics, samples, flags, extra, headline
 
 
 def whatsup_like(r: random.Random, cfg: SceneConfig, n_sets: int) -> list[SpatialChoice]:
@@ -104,7 +63,8 @@ def whatsup_like(r: random.Random, cfg: SceneConfig, n_sets: int) -> list[Spatia
                 _check(captions[other], scene, False, f"whatsup-like set {g} {rel} vs {other}", loose)
             options = tuple(captions[o].text for o in order)
             opposite = order.index(OPPOSITE_RELATION[rel])
-            items.append(SpatialChoice(scene_ref(scene), options, KEY[rel], f"set{g}", opposite, SUBSET.name))
+            items.append(SpatialChoice(scene_ref(scene), options, KEY[rel], f"set{g}", opposite,
+                                       WHATSUP_LAYOUT.name))
     return items
 
 
@@ -153,3 +113,11 @@ def _same_look(template: Scene, other: Scene) -> Scene:
 def _check(caption: Caption, scene: Scene, expected: bool, where: str, loose: bool = False) -> None:
     if caption.meaning is None or truth(caption.meaning, scene, loose=loose) != expected:
         raise DataError(f"{where}: caption {caption.text!r} is not {expected} of its scene (generator bug)")
+
+
+def derived_sizes(n_scenes: int) -> dict[str, int]:
+    """How many generated spatial items `scenes?n=N` stands for: about N images in each benchmark
+    family (What'sUp-like sets hold 4 images, Winoground-like groups and MMVP-like pairs 2), which
+    at the default N = 500 is 40 sets, 80 groups and 80 pairs."""
+    return {"sets": max(1, round(0.08 * n_scenes)), "groups": max(1, round(0.16 * n_scenes)),
+            "pairs": max(1, round(0.16 * n_scenes))}
