@@ -191,7 +191,7 @@ def test_spec_errors(tmp_path):
     path.write_text("x")
     with pytest.raises(SpecError, match="format="):
         open_data(f"captions:{path}")
-    with pytest.raises(SpecError, match="unknown captions option"):
+    with pytest.raises(SpecError, match="unknown data option 'colour' for captions"):
         open_data(f"captions:{path}?colour=red")
     with pytest.raises(DataError, match="not found"):
         open_data(f"captions:{tmp_path / 'nope.json'}")
