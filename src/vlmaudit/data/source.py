@@ -56,28 +56,32 @@ class DataSpec:
     options: dict[str, str] = field(default_factory=dict)
 
     def parse(self, model: type[Options]) -> Options:
-        """The options validated against a reader's model; the first problems as one SpecError line."""
+        """The options validated against a reader's model; every problem found, on one SpecError line."""
         try:
             return model.model_validate(self.options)
         except ValidationError as err:
-            problems = [self._problem(model, error) for error in err.errors()]
-            raise SpecError("; ".join(dict.fromkeys(problems))) from None
-
-    def _problem(self, model: type[DataOptions], error: Any) -> str:
-        key = str(error["loc"][0]) if error["loc"] else "?"
-        if error["type"] == "extra_forbidden":
+            errors = err.errors()
+        unknown = [repr(str(e["loc"][0])) for e in errors if e["type"] == "extra_forbidden"]
+        problems = [self._bad_value(e) for e in errors if e["type"] != "extra_forbidden"]
+        if unknown:
             known = ", ".join(sorted(model.model_fields)) or "none"
-            return f"unknown data option {key!r} for {self.name} (known: {known})"
-        raw = self.options.get(key)
+            keys = f"option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+            problems.insert(0, f"unknown data {keys} for {self.name} (known: {known})")
+        raise SpecError("; ".join(dict.fromkeys(problems)))
+
+    def _bad_value(self, error: Any) -> str:
+        """`NAME: data option KEY=VALUE <what it must be>` for one pydantic error."""
+        key = str(error["loc"][0]) if error["loc"] else "?"
+        where = f"{self.name}: data option {key}={self.options.get(key)!r}"
         if error["type"] in _MUST_BE:
-            return f"{self.name}: data option {key}={raw!r} {_MUST_BE[error['type']]}"
+            return f"{where} {_MUST_BE[error['type']]}"
         if error["type"] == "literal_error":
-            return f"{self.name}: data option {key}={raw!r} must be {error['ctx']['expected']}"
+            return f"{where} must be {error['ctx']['expected']}"
         if error["type"] in _BOUNDS:
             bound, sign = _BOUNDS[error["type"]]
-            return f"{self.name}: data option {key}={raw!r} must be {sign} {error['ctx'][bound]}"
+            return f"{where} must be {sign} {error['ctx'][bound]}"
         message = error["msg"].removeprefix("Value error, ")
-        return f"{self.name}: data option {key}={raw!r}: {message[:1].lower()}{message[1:]}"
+        return f"{where}: {message[:1].lower()}{message[1:]}"
 
 
 def parse_data_spec(text: str) -> DataSpec:
