@@ -130,8 +130,8 @@ def read_csv(path: Path, split: str | None) -> list[Record]:
                 raise DataError(f"{where}: row has a different number of fields than the header")
             if (record := _manifest_row(row, where, split)) is not None:
                 records.append(record)
-    except csv.Error as err:  # e.g. a field over csv's size limit, a NUL byte
-        raise DataError(f"{path}:{reader.line_num}: not valid CSV ({err})") from None
+    except csv.Error as err:  # e.g. a field over csv's size limit, a NUL byte; raised inside the next row
+        raise DataError(f"{path}:{reader.line_num + 1}: not valid CSV ({err})") from None
     return records
 
 
