@@ -132,3 +132,12 @@ def test_options_are_typed_after_parsing(tmp_path):
         HardPositivesOptions)
     assert options.subsets == ("swap", "replace_att")
     assert options.images == Path("~/imgs").expanduser() and options.limit == 0 and options.alpha == "drop"
+
+
+@pytest.mark.parametrize("name", ["winoground", "whatsup", "sugarcrepe", "captions"])
+def test_the_alpha_choice_is_in_the_fingerprint(name, tmp_path):
+    """Bug: the default moved from compositing on white to dropping alpha; a result computed with
+    one must not look like the same data as one computed with the other."""
+    default = open_data(_spec(name, tmp_path / "default"))  # alpha=drop
+    white = open_data(_spec(name, tmp_path / "white", alpha="white"))
+    assert default.fingerprint() != white.fingerprint()

@@ -11,7 +11,8 @@ Formats (mertyg/vision-language-models-are-bows, `dataset_zoo/aro_datasets.py`):
 
 Data options: `images=DIR` (default: `images/` beside the VG JSON, the JSON's folder for Order),
 `limit=N` (first N items); Order also `negatives=FILE` (freeze/reuse perturbations),
-`tagger=auto|spacy|nltk`, `seed` (default 1, ARO's), `max_words` (30), `identical=exclude|keep`.
+`tagger=auto|spacy|nltk`, `seed` (default 1, ARO's), `max_words` (30), `identical=exclude|keep`;
+all `alpha=drop|white` (see data.images).
 """
 
 from __future__ import annotations

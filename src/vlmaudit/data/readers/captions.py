@@ -10,6 +10,7 @@ Karpathy; `.csv`; `.jsonl`/`.ndjson`) unless `format=` says otherwise. Options:
   or the folder itself for image folders).
 - `caption_template`: image folders only, default `a photo of a {label}`; label = subfolder name
   with underscores read as spaces.
+- `alpha`: `drop` (default) or `white`, how transparent images become RGB (see data.images).
 
 Only the images of the selected subset are read (and hashed), so a missing file elsewhere in a
 large annotation file does not stop a small run. Several rows naming the same image become one
