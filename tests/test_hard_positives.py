@@ -8,7 +8,7 @@ from PIL import Image
 
 from vlmaudit.data.readers.hard_positives import read_official
 from vlmaudit.data.source import open_data
-from vlmaudit.errors import DataError
+from vlmaudit.errors import DataError, SpecError
 from vlmaudit.suites.composition.score import triplet_rule
 
 # (c, c_p, c_n) scores, hand-made: ties and every ordering of the three
@@ -123,3 +123,40 @@ def test_triplet_file_with_subsets_and_limit(tmp_path):
     path.write_text(json.dumps(rows))
     with pytest.raises(DataError, match="entry 3: missing field 'hard_positive'"):
         open_data(f"hard-positives:{path}").subsets()
+
+
+@pytest.mark.parametrize("folder", ["data/images", "swapped_data/images"])
+def test_swap_images_are_found_where_the_official_repository_keeps_them(tmp_path, folder):
+    """Bug: swap rows are ARO VG-A rows (image_path relative to ARO's images/), and run_eval.py reads
+    them from data/images/ and swapped_data/images/; the reader looked only under the repo root."""
+    (tmp_path / folder).mkdir(parents=True)
+    Image.new("RGB", (30, 20), (9, 99, 199)).save(tmp_path / folder / "2345.png")
+    row = {"image_path": "2345.png", "true_caption": "the white dog and the black cat",
+           "false_caption": "the black dog and the white cat", "attributes": ["white", "black"],
+           "bbox_x": 2, "bbox_y": 3, "bbox_w": 10, "bbox_h": 5}
+    _write_official(tmp_path, [row], [dict(row, true_caption="the black cat and the white dog")],
+                    "visual_genome_attribution.json")
+    item = open_data(f"hard-positives:{tmp_path}").subsets()["swap"][0]
+    assert item.image.label.startswith(str(tmp_path / folder / "2345.png"))
+    assert item.image.load().size == (10, 5) and item.image.load().getpixel((0, 0)) == (9, 99, 199)
+
+
+def test_missing_swap_image_names_every_folder_looked_in(tmp_path):
+    row = {"image_path": "7.jpg", "true_caption": "a b", "false_caption": "b a", "attributes": ["a", "b"],
+           "bbox_x": 0, "bbox_y": 0, "bbox_w": 4, "bbox_h": 4}
+    _write_official(tmp_path, [row], [dict(row, true_caption="b a a")], "visual_genome_attribution.json")
+    with pytest.raises(DataError) as err:
+        open_data(f"hard-positives:{tmp_path}")
+    message = str(err.value)
+    assert "visual_genome_attribution.json entry 0: image 7.jpg not found" in message and "\n" not in message
+    assert all(str(tmp_path / d) in message for d in ("data/images", "swapped_data/images"))
+
+
+def test_triplet_file_subsets_option_names_a_missing_subset(tmp_path):
+    """Bug: subsets=NAME absent from a triplet file was a KeyError traceback."""
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([{"image_path": "a.png", "caption": "c", "hard_positive": "p",
+                                 "hard_negative": "n", "subset": "swap"}]))
+    with pytest.raises(SpecError, match=r"subsets \['replace'\] not in .*t\.json \(have \['swap'\]\)"):
+        open_data(f"hard-positives:{path}?subsets=replace")

@@ -57,12 +57,36 @@ def test_non_image_bytes(tmp_path):
     _one_line_naming(err, path)
 
 
-def test_rgba_is_composited_on_white(tmp_path):
+def _rgba_noise() -> Image.Image:
+    rng = np.random.default_rng(1)
+    return Image.fromarray(rng.integers(0, 256, (6, 5, 4), dtype=np.uint8), mode="RGBA")
+
+
+def test_rgba_drops_alpha_by_default_as_the_benchmarks_loaders_do(tmp_path):
+    """Bug: RGBA was composited on white, where ARO/What'sUp/Winoground code calls convert("RGB")."""
+    path = _save(_rgba_noise(), tmp_path / "a.png")
+    loaded = file_image(path).load()
+    with Image.open(path) as handle:
+        official = handle.convert("RGB")
+    assert loaded.mode == "RGB"
+    assert np.array_equal(np.asarray(loaded), np.asarray(official))
+
+
+def test_rgba_composites_on_white_when_asked(tmp_path):
     image = Image.new("RGBA", (4, 4), (255, 0, 0, 128))  # half-transparent red
-    loaded = file_image(_save(image, tmp_path / "a.png")).load()
+    loaded = file_image(_save(image, tmp_path / "a.png"), alpha="white").load()
     assert loaded.mode == "RGB"
     r, g, b = loaded.getpixel((0, 0))
     assert r == 255 and abs(g - 127) <= 1 and abs(b - 127) <= 1  # dropping alpha would give (255, 0, 0)
+
+
+def test_alpha_policy_is_in_the_key_of_transparent_images_only(tmp_path):
+    """Bug: both policies gave one cache key for different pixels (a stale embedding on a switch)."""
+    rgba = _save(_rgba_noise(), tmp_path / "a.png")
+    assert file_image(rgba).key != file_image(rgba, alpha="white").key
+    assert file_image(rgba).key == file_image(rgba, alpha="drop").key
+    opaque = _save(_noise(8), tmp_path / "o.png")  # the policy changes no pixel: keep the cache hits
+    assert file_image(opaque).key == file_image(opaque, alpha="white").key
 
 
 def test_greyscale_becomes_equal_channels(tmp_path):
@@ -83,18 +107,21 @@ def test_cmyk_jpeg_converts_to_rgb(tmp_path):
     assert np.abs(np.asarray(loaded, dtype=int) - [0, 255, 255]).max() <= 3
 
 
-def test_palette_transparency_is_white_not_the_palette_colour(tmp_path):
+def test_palette_transparency_follows_the_alpha_policy(tmp_path):
     image = Image.new("P", (4, 1), 0)
     image.putpalette([0, 0, 0, 0, 255, 0] + [0] * 762)  # index 0 black (transparent), 1 green
     image.putpixel((3, 0), 1)
     image.info["transparency"] = 0
-    loaded = file_image(_save(image, tmp_path / "p.png", transparency=0)).load()
-    assert loaded.getpixel((0, 0)) == (255, 255, 255)
-    assert loaded.getpixel((3, 0)) == (0, 255, 0)
+    path = _save(image, tmp_path / "p.png", transparency=0)
+    white, dropped = file_image(path, alpha="white"), file_image(path)
+    assert white.load().getpixel((0, 0)) == (255, 255, 255)
+    assert dropped.load().getpixel((0, 0)) == (0, 0, 0)  # convert("RGB"): the palette colour
+    assert white.load().getpixel((3, 0)) == dropped.load().getpixel((3, 0)) == (0, 255, 0)
+    assert white.key != dropped.key  # tRNS is in the header: the key sees the transparency
 
 
 def test_memory_image_key_follows_content_not_object():
-    a = memory_image(Image.new("RGBA", (4, 4), (0, 0, 255, 0)))
+    a = memory_image(Image.new("RGBA", (4, 4), (0, 0, 255, 0)), alpha="white")
     b = memory_image(Image.new("RGB", (4, 4), "white"))
     assert a.key == b.key  # fully transparent blue composites to white: same pixels, same key
     assert a.load().mode == "RGB"

@@ -172,3 +172,49 @@ def test_vit_b32_quickgelu_checkpoint_and_openai_tag(tmp_path, monkeypatch):
     assert explicit.fingerprint_extra()["quick_gelu_forced"] is False
     assert explicit.preprocessing.image_size == 224 and explicit.preprocessing.resize_mode == "shortest"
     print(f"ViT-B-32-quickgelu open_clip: build+save {built - start:.1f}s, load+hash {loaded - built:.1f}s")
+
+
+def test_a_caption_past_the_context_is_truncated_as_open_clip_does_and_recorded(tiny_spec):
+    """Bug: a 10,000-word caption was cut silently (its description suffix lost, Exp 2 tied) and no
+    record of it reached the run. CLIP and open_clip truncate to the context, keeping the end token;
+    the model must do exactly that and say so in its provenance."""
+    model = load_model(tiny_spec)  # fresh: the truncation record belongs to one loaded model
+    fits, cut = "word " * 75, "word " * 10_000  # "word" is one BPE token: 75 + start + end = 77
+    with torch.no_grad(), pytest.warns(UserWarning, match="longer than the 77-token context are truncated"):
+        ours = model.encode_texts([fits, cut, "a cat"])
+    with torch.no_grad():
+        theirs = model.model.encode_text(open_clip.get_tokenizer(model.source.arch)([fits, cut, "a cat"]))
+    assert torch.equal(ours, theirs)  # the backend's own truncation, bit for bit
+    assert torch.equal(ours[0], ours[1])  # the long caption reads as its first 75 words
+    assert "text_truncation" not in load_model(tiny_spec).describe()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with torch.no_grad():
+            model.encode_texts(["word " * 76, cut])
+    assert [str(w.message) for w in caught if "truncated" in str(w.message)] == []  # warned once, before
+    record = model.describe()["text_truncation"]
+    assert record == {"context_length": 77, "texts_truncated": 2, "first": cut[:200]}
+
+
+def test_a_run_with_a_long_caption_records_the_truncation(tmp_path, tiny_spec):
+    """Through the CLI: the run finishes and its provenance says how many texts were cut."""
+    import json
+
+    from click.testing import CliRunner
+
+    from vlmaudit.cli import cli
+
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(tmp_path / "a.png")
+    Image.new("RGB", (32, 32), (30, 30, 200)).save(tmp_path / "b.png")
+    (tmp_path / "m.csv").write_text("image,caption\na.png," + "word " * 10_000 + "\nb.png,a blue square\n")
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning, match="truncated"):
+        result = CliRunner().invoke(cli, [
+            "run", "--model", tiny_spec, "--suite", "transforms", "--data", f"captions:{tmp_path / 'm.csv'}",
+            "--out", str(out), "--cache-dir", "none", "--quiet",
+            "--option", "transforms.transforms=rotate_90,hflip,vflip", "--option", "transforms.n_boot=20"])
+    assert result.exit_code == 0, result.output
+    (payload,) = [json.loads(p.read_text()) for p in out.glob("*/*/*/results.json")]
+    record = payload["provenance"]["model"]["text_truncation"]
+    assert record["context_length"] == 77 and record["texts_truncated"] >= 1
+    assert record["first"].startswith("word word")

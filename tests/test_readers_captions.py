@@ -127,6 +127,32 @@ def test_manifest_with_a_byte_order_mark_reads_like_one_without(tmp_path, name):
     assert [item.captions for item in open_data(f"captions:{path}").items] == [("red",)]
 
 
+@pytest.mark.parametrize("name", ["data.csv", "data.jsonl", "data.json"])
+def test_a_latin1_file_is_one_line_naming_the_file_line_and_byte(tmp_path, name):
+    """Bug: a Latin-1 CSV manifest (Excel's default "CSV") ended in a UnicodeDecodeError traceback."""
+    write_image(tmp_path / "a.png", (255, 0, 0))
+    text = {"data.csv": "image,caption\na.png,un café rouge\n",
+            "data.jsonl": '{"image": "a.png", "caption": "red"}\n{"image": "a.png", "caption": "café"}\n',
+            "data.json": '{"images": [{"filename": "a.png", "split": "test",\n'
+                         ' "sentences": [{"raw": "café"}]}]}'}[name]
+    path = tmp_path / name
+    path.write_bytes(text.encode("latin-1"))
+    offset = text.encode("latin-1").index(b"\xe9")
+    with pytest.raises(DataError) as err:
+        open_data(f"captions:{path}")
+    assert str(err.value) == (f"{path}:2: byte 0xe9 at offset {offset} is not UTF-8; the file must be UTF-8 "
+                              "encoded (re-save it as UTF-8)")
+
+
+def test_a_csv_field_over_the_csv_size_limit_is_a_data_error(tmp_path):
+    """Bug: csv.Error (a caption over 128 KiB, a NUL byte) escaped as a traceback."""
+    write_image(tmp_path / "a.png", (255, 0, 0))
+    path = tmp_path / "data.csv"
+    path.write_text("image,caption\na.png," + "word " * 40_000 + "\n")
+    with pytest.raises(DataError, match=r"data\.csv:2: not valid CSV \(field larger than field limit"):
+        open_data(f"captions:{path}")
+
+
 def test_csv_split_option_needs_a_split_column(tmp_path):
     write_image(tmp_path / "a.png", (255, 0, 0))
     path = tmp_path / "data.csv"
@@ -191,7 +217,7 @@ def test_spec_errors(tmp_path):
     path.write_text("x")
     with pytest.raises(SpecError, match="format="):
         open_data(f"captions:{path}")
-    with pytest.raises(SpecError, match="unknown captions option"):
+    with pytest.raises(SpecError, match="unknown data option 'colour' for captions"):
         open_data(f"captions:{path}?colour=red")
     with pytest.raises(DataError, match="not found"):
         open_data(f"captions:{tmp_path / 'nope.json'}")

@@ -110,6 +110,34 @@ def test_whatsup_missing_image_is_an_image_error_naming_it(tmp_path):
         open_data(f"whatsup:{file}?subset=Z")
 
 
+def test_whatsup_duplicated_row_keeps_the_last_and_counts_the_dropped(tmp_path):
+    """Bug: a repeated image row became a fifth member of its set, and the spatial suite died with a
+    traceback after embedding everything; the official eval_dict keeps the last row."""
+    from toy import ToyModel
+    from vlmaudit.engine.core import Engine
+    from vlmaudit.registry import SUITES
+    from vlmaudit.suites.base import RunContext, build_config
+
+    file = _controlled(tmp_path, "controlled_images", PREPS_A)
+    rows = json.loads(file.read_text())
+    repeat = dict(rows[1], caption_options=list(reversed(rows[1]["caption_options"])))  # same image, edited
+    file.write_text(json.dumps([*rows[:3], repeat, *rows[3:]]))
+    source = open_data(f"whatsup:{file}")
+    items = source.subsets["A"]
+    assert len(items) == 8 and source.info == {"duplicate_rows_dropped": {"A": 1}}
+    assert [it.relation for it in items[:4]] == ["left", "on", "right", "under"]  # the last copy's place
+    assert items[2].options == tuple(repeat["caption_options"])  # and its content
+    assert open_data(f"whatsup:{_controlled(tmp_path / 'clean', 'controlled_images', PREPS_A)}").info == {}
+
+    suite = SUITES.get("spatial")
+    model = ToyModel()
+    ctx = RunContext(model, Engine(model, cache_dir=None, progress=False), seed=0)
+    config = build_config(suite.Config, {"n_boot": 20})
+    (result,) = suite.run(ctx, source, config)
+    metrics = {f"{m.group}:{m.name}": m for m in result.metrics}
+    assert metrics["whatsup/A:individual"].n == 8 and metrics["whatsup/A:set"].n == 2
+
+
 # ------------------------------------------------------------------------------------ Winoground
 
 
@@ -153,6 +181,68 @@ def test_winoground_errors(tmp_path):
     file.write_text("\n".join(json.dumps(r) for r in _winoground_rows))
     with pytest.raises(ImageError, match=r"line 2 .*ex_1_img_1.png"):
         open_data(f"winoground:{file}")
+
+
+def _winoground_parquet(root, jsonl_root):
+    """The current Hugging Face layout (data/test-*.parquet) of `jsonl_root`'s rows and PNG bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [json.loads(line) for line in (jsonl_root / "examples.jsonl").read_text().splitlines()]
+    for row in rows:
+        for k in (0, 1):
+            name = f"{row[f'image_{k}']}.png"
+            row[f"image_{k}"] = {"bytes": (jsonl_root / "images" / name).read_bytes(), "path": name}
+    image = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    text = pa.string()
+    schema = pa.schema([("id", pa.int64()), ("image_0", image), ("image_1", image), ("caption_0", text),
+                        ("caption_1", text), ("tag", text), ("secondary_tag", text),
+                        ("num_main_preds", pa.int64()), ("collapsed_tag", text)])
+    (root / "data").mkdir(parents=True)
+    shard = root / "data" / "test-00000-of-00001.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), shard)
+    return shard
+
+
+def test_winoground_parquet_layout_reads_like_the_jsonl_layout(tmp_path):
+    """Bug: the dataset's current Hugging Face files (parquet, images as {bytes, path}) were not read."""
+    _winoground(tmp_path / "jsonl")
+    shard = _winoground_parquet(tmp_path / "hf", tmp_path / "jsonl")
+    reference = open_data(f"winoground:{tmp_path / 'jsonl'}")
+    for spec in (f"winoground:{tmp_path / 'hf'}", f"winoground:{shard}", f"winoground:{shard.parent}"):
+        source = open_data(spec)
+        assert source.kind == "winoground" and source.file == str(shard)
+        assert [(it.id, it.captions, it.tags) for it in source.items] == [
+            (it.id, it.captions, it.tags) for it in reference.items]
+        # same PNG bytes, same key: the embedding cache is shared between the layouts
+        assert [r.key for it in source.items for r in it.images] == [
+            r.key for it in reference.items for r in it.images]
+        first = source.items[0].images[0].load()
+        assert first.mode == "RGB" and first.tobytes() == reference.items[0].images[0].load().tobytes()
+    assert open_data(f"winoground:{shard}").fingerprint() == source.fingerprint()
+    with pytest.raises(SpecError, match=r"images= is for the examples\.jsonl layout"):
+        open_data(f"winoground:{shard}?images={tmp_path}")
+
+
+def test_winoground_parquet_errors_name_the_file_and_row(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shard = tmp_path / "data" / "test-00000-of-00001.parquet"
+    shard.parent.mkdir()
+    shard.write_bytes(b"PAR1 not really")
+    with pytest.raises(DataError, match=r"test-00000-of-00001.parquet: cannot read as parquet") as err:
+        open_data(f"winoground:{tmp_path}")
+    assert "\n" not in str(err.value)
+    rows = [{"id": 0, "image_0": {"bytes": None, "path": "a.png"}, "image_1": None, "caption_0": "a",
+             "caption_1": "b"}]
+    pq.write_table(pa.Table.from_pylist(rows), shard)
+    with pytest.raises(DataError, match=r"row 0 \(id 0\) lacks image_1"):
+        open_data(f"winoground:{tmp_path}")
+    rows[0]["image_1"] = rows[0]["image_0"]
+    pq.write_table(pa.Table.from_pylist(rows), shard)
+    with pytest.raises(ImageError, match=r"parquet: row 0 image_0 has no image bytes"):
+        open_data(f"winoground:{tmp_path}")
 
 
 # --------------------------------------------------------------------------------------- MMVP-VLM

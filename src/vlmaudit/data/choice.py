@@ -15,19 +15,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlmaudit.data.images import Box, ImageRef, file_image
+from vlmaudit.data.images import Alpha, Box, ImageRef, file_image
 from vlmaudit.data.items import CaptionChoice
 from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
 from vlmaudit.errors import DataError, ImageError
 
 
+def utf8_text(path: Path, raw: bytes | None = None) -> str:
+    """An annotation file's text (a leading BOM dropped); not UTF-8 is one DataError naming the byte."""
+    try:
+        raw = path.read_bytes() if raw is None else raw
+    except FileNotFoundError:
+        raise DataError(f"annotation file not found: {path}") from None
+    except OSError as err:
+        raise DataError(f"cannot read {path}: {err}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise DataError(f"{path}:{line}: byte 0x{raw[err.start]:02x} at offset {err.start} is not UTF-8; "
+                        "the file must be UTF-8 encoded (re-save it as UTF-8)") from None
+
+
 def load_json(path: Path) -> Any:
     """Parse an annotation file; any failure is one DataError naming the file."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"annotation file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return json.loads(utf8_text(path))
+    except json.JSONDecodeError as err:
         raise DataError(f"cannot parse {path}: {err}") from None
 
 
@@ -45,10 +59,11 @@ def get_field(entry: Any, name: str, kind: type | tuple[type, ...], where: str) 
     return value
 
 
-def entry_image(root: Path, relative: str, where: str, crop: Box | None = None) -> ImageRef:
+def entry_image(root: Path, relative: str, where: str, crop: Box | None = None,
+                alpha: Alpha = "drop") -> ImageRef:
     """file_image under `root`, with a missing/unreadable image reported against its entry."""
     try:
-        return file_image(root / relative, crop=crop)
+        return file_image(root / relative, crop=crop, alpha=alpha)
     except ImageError as err:
         raise DataError(f"{where}: {err} (set the image root with images=DIR)") from None
 
@@ -84,6 +99,7 @@ class ChoiceSource:
     kind: str
     files: tuple[Path, ...]  # annotation files: what the fingerprint hashes
     loader: Callable[[], Loaded]
+    alpha: Alpha = "drop"  # how transparency became RGB: it changes pixels, so the fingerprint has it
     _loaded: Loaded | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -112,4 +128,4 @@ class ChoiceSource:
 
     def fingerprint(self) -> str:
         digests = [hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in self.files]
-        return fingerprint_of(self.kind, digests, sorted(self.spec.options.items()))
+        return fingerprint_of(self.kind, digests, sorted(self.spec.options.items()), self.alpha)

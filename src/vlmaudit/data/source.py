@@ -1,7 +1,9 @@
 """`--data` strings resolve to data sources through the dataset registry.
 
 Grammar: `NAME`, `NAME:PATH`, `NAME?k=v&k=v`, `NAME:PATH?k=v`, or a bare existing PATH (read as
-`captions:PATH`). Suites dispatch on a source's `kind`.
+`captions:PATH`). Suites dispatch on a source's `kind`. Each reader declares its options as a
+pydantic model (a `DataOptions` subclass) and reads them with `DataSpec.parse`, so a mistyped key
+or value is a one-line SpecError instead of being silently ignored.
 """
 
 from __future__ import annotations
@@ -10,10 +12,41 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Annotated, Any, Protocol, TypeVar, runtime_checkable
 
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from vlmaudit.data.images import Alpha
 from vlmaudit.errors import SpecError
 from vlmaudit.registry import DATASETS
+
+
+class DataOptions(BaseModel):
+    """Base of every reader's `?key=value` options: unknown keys and mistyped values are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _comma_list(value: Any) -> Any:
+    return tuple(part for part in value.split(",") if part) if isinstance(value, str) else value
+
+
+CommaList = Annotated[tuple[str, ...], BeforeValidator(_comma_list)]  # `subsets=a,b` -> ("a", "b")
+UserPath = Annotated[Path, AfterValidator(Path.expanduser)]  # `images=~/coco` works as in a shell
+
+
+class ImageOptions(DataOptions):
+    """Options shared by readers of image files: how transparency becomes RGB (see data.images)."""
+
+    alpha: Alpha = "drop"
+
+
+Options = TypeVar("Options", bound=DataOptions)
+# pydantic error type -> what the value must be, in the project's wording
+_MUST_BE = {"int_parsing": "is not an integer", "int_from_float": "is not an integer",
+            "float_parsing": "is not a number", "bool_parsing": "is not a boolean (true or false)"}
+_BOUNDS = {"greater_than_equal": ("ge", ">="), "greater_than": ("gt", ">"), "less_than_equal": ("le", "<="),
+           "less_than": ("lt", "<")}
 
 
 @dataclass(frozen=True)
@@ -22,14 +55,33 @@ class DataSpec:
     path: str | None = None
     options: dict[str, str] = field(default_factory=dict)
 
-    def option(self, key: str, default, cast=str):
-        if key not in self.options:
-            return default
+    def parse(self, model: type[Options]) -> Options:
+        """The options validated against a reader's model; every problem found, on one SpecError line."""
         try:
-            return cast(self.options[key])
-        except ValueError:
-            kind = {"int": "an integer", "float": "a number"}.get(cast.__name__, f"a {cast.__name__}")
-            raise SpecError(f"data option {key}={self.options[key]!r} is not {kind}") from None
+            return model.model_validate(self.options)
+        except ValidationError as err:
+            errors = err.errors()
+        unknown = [repr(str(e["loc"][0])) for e in errors if e["type"] == "extra_forbidden"]
+        problems = [self._bad_value(e) for e in errors if e["type"] != "extra_forbidden"]
+        if unknown:
+            known = ", ".join(sorted(model.model_fields)) or "none"
+            keys = f"option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+            problems.insert(0, f"unknown data {keys} for {self.name} (known: {known})")
+        raise SpecError("; ".join(dict.fromkeys(problems)))
+
+    def _bad_value(self, error: Any) -> str:
+        """`NAME: data option KEY=VALUE <what it must be>` for one pydantic error."""
+        key = str(error["loc"][0]) if error["loc"] else "?"
+        where = f"{self.name}: data option {key}={self.options.get(key)!r}"
+        if error["type"] in _MUST_BE:
+            return f"{where} {_MUST_BE[error['type']]}"
+        if error["type"] == "literal_error":
+            return f"{where} must be {error['ctx']['expected']}"
+        if error["type"] in _BOUNDS:
+            bound, sign = _BOUNDS[error["type"]]
+            return f"{where} must be {sign} {error['ctx'][bound]}"
+        message = error["msg"].removeprefix("Value error, ")
+        return f"{where}: {message[:1].lower()}{message[1:]}"
 
 
 def parse_data_spec(text: str) -> DataSpec:

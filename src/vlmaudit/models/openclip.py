@@ -6,6 +6,8 @@ checkpoint loader (which handles safetensors, TorchScript and `module.` prefixes
 weights trained with QuickGELU on a GELU architecture are switched to QuickGELU with a warning and
 `quick_gelu_forced: true` in the fingerprint (see `_openclip_source`). Preprocessing comes from the
 model's `visual.preprocess_cfg` and reproduces open_clip's torchvision transform pixel for pixel.
+A text longer than the context is truncated by open_clip's own tokenizer, as CLIP does; the model
+counts such texts, warns once, and reports them in `describe()` (the run's provenance).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class OpenClipModel(ImageTextModel):
         self.logit_scale = float(model.logit_scale.exp().item())
         bias = getattr(model, "logit_bias", None)
         self.logit_bias = float(bias.item()) if bias is not None else None
+        self.truncated: dict[str, None] = {}  # every text cut to the context, in first-seen order
 
     def fingerprint_extra(self) -> dict:
         return {"backend": "openclip", "arch": self.source.arch, "pretrained": self.source.tag,
@@ -50,8 +53,39 @@ class OpenClipModel(ImageTextModel):
     def _model_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.preprocessing.normalise(pixels.to(self.device, torch.float32)).to(self.dtype)
 
+    def describe(self) -> dict:
+        out = super().describe()
+        if self.truncated:
+            first = next(iter(self.truncated))
+            out["text_truncation"] = {"context_length": getattr(self.tokenizer, "context_length", None),
+                                      "texts_truncated": len(self.truncated), "first": first[:200]}
+        return out
+
     def _ids(self, texts: list[str]) -> torch.Tensor:
-        return self.tokenizer(list(texts)).to(self.device)
+        ids = self.tokenizer(list(texts))
+        self._note_truncation(list(texts), ids)
+        return ids.to(self.device)
+
+    def _note_truncation(self, texts: list[str], ids: torch.Tensor) -> None:
+        """Record texts the tokenizer cut to its context length (it truncates, keeping the end token).
+
+        Only a row that fills the context can have been cut; those are tokenized once more with one
+        position to spare, which differs from the first row exactly when text was dropped.
+        """
+        if getattr(self.tokenizer, "reduction_fn", None) is not None:
+            return  # CLIPA-style token sampling draws from the RNG: a second call would differ anyway
+        context = ids.shape[1]
+        pad = self.tokenizer([""])[0, -1]
+        full = [i for i in range(len(texts)) if ids[i, -1] != pad]
+        if not full:
+            return
+        wider = self.tokenizer([texts[i] for i in full], context_length=context + 1)
+        cut = [texts[i] for row, i in enumerate(full) if not torch.equal(wider[row, :context], ids[i])]
+        if cut and not self.truncated:  # say so once, where the user looks; provenance has the count
+            warnings.warn(f"{self.spec}: texts longer than the {context}-token context are truncated, as "
+                          f"open_clip's tokenizer does (first: {cut[0][:60]!r}...)", UserWarning,
+                          stacklevel=3)
+        self.truncated.update(dict.fromkeys(cut))
 
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(self._model_pixels(pixels))

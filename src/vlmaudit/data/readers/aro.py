@@ -11,13 +11,16 @@ Formats (mertyg/vision-language-models-are-bows, `dataset_zoo/aro_datasets.py`):
 
 Data options: `images=DIR` (default: `images/` beside the VG JSON, the JSON's folder for Order),
 `limit=N` (first N items); Order also `negatives=FILE` (freeze/reuse perturbations),
-`tagger=auto|spacy|nltk`, `seed` (default 1, ARO's), `max_words` (30), `identical=exclude|keep`.
+`tagger=auto|spacy|nltk`, `seed` (default 1, ARO's), `max_words` (30), `identical=exclude|keep`;
+all `alpha=drop|white` (see data.images).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from vlmaudit.data.choice import (
     CaptionChoice,
@@ -29,13 +32,29 @@ from vlmaudit.data.choice import (
     limited,
     load_json,
 )
-from vlmaudit.data.source import DataSpec
+from vlmaudit.data.images import Alpha
+from vlmaudit.data.source import DataSpec, ImageOptions, UserPath
 from vlmaudit.errors import DataError, SpecError
 from vlmaudit.perturb.order_file import frozen_order_options
 from vlmaudit.perturb.text_order import SCHEMES, Tagger
 
 VGR_FILE = "visual_genome_relation.json"
 VGA_FILE = "visual_genome_attribution.json"
+
+
+class VGOptions(ImageOptions):
+    images: UserPath | None = None  # default: images/ beside the JSON
+    limit: int = Field(0, ge=0)
+
+
+class OrderOptions(ImageOptions):
+    images: UserPath | None = None  # default: the JSON's folder
+    limit: int = Field(0, ge=0)
+    negatives: UserPath | None = None
+    tagger: Literal["auto", "spacy", "nltk"] = "auto"
+    seed: int = 1
+    max_words: int = Field(30, ge=1)
+    identical: Literal["exclude", "keep"] = "exclude"
 
 
 def _json_path(spec: DataSpec, default_name: str) -> Path:
@@ -52,7 +71,8 @@ def _records(path: Path) -> list[tuple[str, Any]]:
     return [(str(i), entry) for i, entry in enumerate(data)]
 
 
-def read_vg(path: Path, images: Path, attribution: bool, limit: int = 0) -> list[CaptionChoice]:
+def read_vg(path: Path, images: Path, attribution: bool, limit: int = 0,
+            alpha: Alpha = "drop") -> list[CaptionChoice]:
     """VG-Relation (group = relation_name) or VG-Attribution (group = "a0_a1", ordered)."""
     items = []
     for item_id, entry in limited(_records(path), limit):
@@ -67,7 +87,7 @@ def read_vg(path: Path, images: Path, attribution: bool, limit: int = 0) -> list
         else:
             group = get_field(entry, "relation_name", str, where)
         rel = get_field(entry, "image_path", str, where)
-        image = entry_image(images, rel, where, bbox_crop(entry, where))
+        image = entry_image(images, rel, where, bbox_crop(entry, where), alpha)
         items.append(CaptionChoice(image, (false, true), 1, group, item_id))
     return items
 
@@ -110,6 +130,7 @@ def read_order(
     max_words: int = 30,
     identical: str = "exclude",
     limit: int = 0,
+    alpha: Alpha = "drop",
 ) -> Loaded:
     """COCO-/Flickr30k-Order items (gold = 0) and notes on resampled / token-identical options."""
     if identical not in ("exclude", "keep"):
@@ -128,7 +149,7 @@ def read_order(
         if frozen.identical and identical == "exclude":
             excluded.append(item_id)
             continue
-        image = entry_image(images, rel, f"{path} item {item_id}")
+        image = entry_image(images, rel, f"{path} item {item_id}", alpha=alpha)
         items.append(CaptionChoice(image, frozen.options, 0, "", item_id))
     if not items:
         raise DataError(f"{path}: every item has a token-identical perturbation; nothing to evaluate")
@@ -143,38 +164,36 @@ def read_order(
     return {"order": items}, info
 
 
-def _images_dir(spec: DataSpec, default: Path) -> Path:
-    return Path(spec.option("images", str(default))).expanduser()
-
-
 def _vg_source(spec: DataSpec, kind: str, name: str, attribution: bool) -> ChoiceSource:
+    options = spec.parse(VGOptions)
     path = _json_path(spec, name)
-    images = _images_dir(spec, path.parent / "images")
-    limit = spec.option("limit", 0, int)
+    images = options.images or path.parent / "images"
     subset = "vg_attribution" if attribution else "vg_relation"
-    return ChoiceSource(
-        spec, kind, (path,), lambda: ({subset: read_vg(path, images, attribution, limit)}, {})
-    )
+
+    def load() -> Loaded:
+        return {subset: read_vg(path, images, attribution, options.limit, options.alpha)}, {}
+
+    return ChoiceSource(spec, kind, (path,), load, options.alpha)
 
 
 def _order_source(spec: DataSpec, kind: str, name: str) -> ChoiceSource:
+    options = spec.parse(OrderOptions)
     path = _json_path(spec, name)
-    images = _images_dir(spec, path.parent)
-    negatives = spec.option("negatives", None)
 
     def load() -> Loaded:
         return read_order(
             path,
-            images,
-            tagger=spec.option("tagger", "auto"),
-            negatives=Path(negatives).expanduser() if negatives else None,
-            seed=spec.option("seed", 1, int),
-            max_words=spec.option("max_words", 30, int),
-            identical=spec.option("identical", "exclude"),
-            limit=spec.option("limit", 0, int),
+            options.images or path.parent,
+            tagger=options.tagger,
+            negatives=options.negatives,
+            seed=options.seed,
+            max_words=options.max_words,
+            identical=options.identical,
+            limit=options.limit,
+            alpha=options.alpha,
         )
 
-    return ChoiceSource(spec, kind, (path,), load)
+    return ChoiceSource(spec, kind, (path,), load, options.alpha)
 
 
 def open_vgr(spec: DataSpec) -> ChoiceSource:

@@ -10,6 +10,7 @@ Karpathy; `.csv`; `.jsonl`/`.ndjson`) unless `format=` says otherwise. Options:
   or the folder itself for image folders).
 - `caption_template`: image folders only, default `a photo of a {label}`; label = subfolder name
   with underscores read as spaces.
+- `alpha`: `drop` (default) or `white`, how transparent images become RGB (see data.images).
 
 Only the images of the selected subset are read (and hashed), so a missing file elsewhere in a
 large annotation file does not stop a small run. Several rows naming the same image become one
@@ -19,24 +20,35 @@ item with several captions.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
+from pydantic import Field
 
+from vlmaudit.data.choice import utf8_text
 from vlmaudit.data.images import file_image
 from vlmaudit.data.items import ImageCaptions
-from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
+from vlmaudit.data.source import DataSpec, ImageOptions, UserPath, check_item_type, fingerprint_of
 from vlmaudit.errors import DataError, SpecError
 
-FORMATS = ("karpathy", "csv", "jsonl", "folder")
-OPTIONS = ("format", "split", "n", "seed", "root", "caption_template")
+Format = Literal["karpathy", "csv", "jsonl", "folder"]
+FORMATS: tuple[str, ...] = get_args(Format)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 Record = tuple[str, list[str], str]  # image path (relative to root), captions, label
 
 
+class CaptionsOptions(ImageOptions):
+    format: Format | None = None  # default: from the path
+    split: str | None = None
+    n: int = Field(0, ge=0)
+    seed: int = 0
+    root: UserPath | None = None
+    caption_template: str = "a photo of a {label}"
 
 
 @dataclass
@@ -72,7 +84,7 @@ def detect_format(path: Path) -> str:
 def read_karpathy(path: Path, split: str) -> list[Record]:
     """`{"images": [{"filename", "filepath"?, "split", "sentences": [{"raw"}]}]}`."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8-sig"))
+        document = json.loads(utf8_text(path))
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
     if not isinstance(document, dict) or not isinstance(document.get("images"), list):
@@ -115,8 +127,8 @@ def _manifest_row(row: dict, where: str, split: str | None) -> Record | None:
 
 
 def read_csv(path: Path, split: str | None) -> list[Record]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+    reader = csv.DictReader(io.StringIO(utf8_text(path), newline=""))
+    try:
         header = reader.fieldnames or []
         if "image" not in header or "caption" not in header:
             raise DataError(f"{path}:1: header must name 'image' and 'caption' columns, got {header}")
@@ -127,12 +139,14 @@ def read_csv(path: Path, split: str | None) -> list[Record]:
                 raise DataError(f"{where}: row has a different number of fields than the header")
             if (record := _manifest_row(row, where, split)) is not None:
                 records.append(record)
+    except csv.Error as err:  # e.g. a field over csv's size limit, a NUL byte; raised inside the next row
+        raise DataError(f"{path}:{reader.line_num + 1}: not valid CSV ({err})") from None
     return records
 
 
 def read_jsonl(path: Path, split: str | None) -> list[Record]:
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    for number, line in enumerate(utf8_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
@@ -183,20 +197,17 @@ def _subset(records: list[Record], n: int, seed: int) -> list[Record]:
 
 
 def open_source(spec: DataSpec) -> CaptionSource:
+    options = spec.parse(CaptionsOptions)
     if not spec.path:
         raise SpecError("captions needs a path: captions:PATH (Karpathy .json, .csv, .jsonl or a folder)")
-    if unknown := sorted(set(spec.options) - set(OPTIONS)):
-        raise SpecError(f"unknown captions option(s) {unknown} (known: {', '.join(OPTIONS)})")
     path = Path(spec.path)
     if not path.exists():
         raise DataError(f"captions data not found: {path}")
-    fmt = spec.option("format", None) or detect_format(path)
-    if fmt not in FORMATS:
-        raise SpecError(f"unknown captions format {fmt!r} (use one of {FORMATS})")
+    fmt = options.format or detect_format(path)
     if (fmt == "folder") != path.is_dir():
         kind = "a directory" if path.is_dir() else "a file"
         raise SpecError(f"format {fmt!r} does not fit {path} ({kind})")
-    split = spec.option("split", None)
+    split = options.split
     if fmt == "karpathy":
         records = read_karpathy(path, split or "test")
     elif fmt == "csv":
@@ -204,7 +215,7 @@ def open_source(spec: DataSpec) -> CaptionSource:
     elif fmt == "jsonl":
         records = read_jsonl(path, split)
     else:
-        records = read_folder(path, spec.option("caption_template", "a photo of a {label}"))
+        records = read_folder(path, options.caption_template)
     records = _group(records)
     if not records:
         where = f" with split={split or 'test'}" if fmt == "karpathy" or split else ""
@@ -212,8 +223,8 @@ def open_source(spec: DataSpec) -> CaptionSource:
             loose = sum(1 for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             where = f" in <label>/ subfolders (layout DIR/<label>/<image>; {loose} loose image(s) in DIR)"
         raise DataError(f"{path}: no images{where}")
-    records = _subset(records, spec.option("n", 0, int), spec.option("seed", 0, int))
-    root = Path(spec.option("root", str(path if path.is_dir() else path.parent)))
-    items = [ImageCaptions(file_image(root / image), tuple(captions), label)
+    records = _subset(records, options.n, options.seed)
+    root = options.root or (path if path.is_dir() else path.parent)
+    items = [ImageCaptions(file_image(root / image, alpha=options.alpha), tuple(captions), label)
              for image, captions, label in records]
     return CaptionSource(spec=spec, format=fmt, items=items)

@@ -1,7 +1,7 @@
 """MMVP-VLM (Tong et al., CVPR 2024): CLIP-blind image pairs, each with one statement per image.
 
-`--data mmvp-vlm:PATH[?images=DIR&category=type|order]`: PATH is `Questions.csv` or a directory
-holding it. Columns are read by position, as `scripts/evaluate_vlm.py` does: question id, type
+`--data mmvp-vlm:PATH[?images=DIR&category=type|order&alpha=drop|white]`: PATH is `Questions.csv`
+or a directory holding it. Columns are read by position, as `scripts/evaluate_vlm.py` does: question id, type
 (the visual pattern), statement; one header row. Rows pair up two at a time; each pair's two images
 are `<images>/<type of the first row>/<qid>.jpg`, and a statement's gold image is the first iff its
 qid is odd. `images` defaults to the first of `MLLM_VLM Images` (the script), `MLLM_VLM_Images`,
@@ -19,11 +19,12 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from vlmaudit.data.images import ImageRef, file_image
+from vlmaudit.data.choice import utf8_text
+from vlmaudit.data.images import Alpha, ImageRef, file_image
 from vlmaudit.data.items import ImagePair
-from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
+from vlmaudit.data.source import DataSpec, ImageOptions, UserPath, check_item_type, fingerprint_of
 from vlmaudit.errors import DataError, ImageError, SpecError
 
 CATEGORIES = (  # the evaluation script's list, in CSV order, 15 pairs each
@@ -48,6 +49,9 @@ METADATA: dict[str, Any] = {
 }
 
 
+class MMVPOptions(ImageOptions):
+    images: UserPath | None = None  # default: the first of IMAGE_DIRS beside the CSV
+    category: Literal["type", "order"] = "type"
 
 
 @dataclass
@@ -71,13 +75,12 @@ class MMVPSource:
 
 
 def open_source(spec: DataSpec) -> MMVPSource:
+    options = spec.parse(MMVPOptions)
     if not spec.path:
         raise SpecError("mmvp-vlm needs a path: --data mmvp-vlm:Questions.csv (or its directory)")
     file = _questions_file(Path(spec.path))
-    category_mode = spec.option("category", "type")
-    if category_mode not in ("type", "order"):
-        raise SpecError(f"mmvp-vlm option category={category_mode!r} must be 'type' or 'order'")
-    images = _image_dir(file, spec.options.get("images"))
+    category_mode = options.category
+    images = options.images or _image_dir(file)
     raw = file.read_bytes()
     rows = _rows(file, raw)
     if len(rows) % 2:
@@ -85,7 +88,7 @@ def open_source(spec: DataSpec) -> MMVPSource:
     items = []
     for p in range(len(rows) // 2):
         (line1, q1, type1, s1), (_, q2, _, s2) = rows[2 * p], rows[2 * p + 1]
-        pair = tuple(_image(images, type1, qid, line1, file) for qid in (q1, q2))
+        pair = tuple(_image(images, type1, qid, line1, file, options.alpha) for qid in (q1, q2))
         category = type1 if category_mode == "type" else _by_order(p, file)
         gold = tuple(0 if int(q) % 2 == 1 else 1 for q in (q1, q2))
         items.append(ImagePair((q1, q2), pair, (PROMPT + s1, PROMPT + s2), gold, category))  # type: ignore[arg-type]
@@ -100,16 +103,14 @@ def _questions_file(path: Path) -> Path:
     raise DataError(f"MMVP-VLM Questions.csv not found at {path}")
 
 
-def _image_dir(file: Path, option: str | None) -> Path:
-    if option:
-        return Path(option)
+def _image_dir(file: Path) -> Path:
     return next((file.parent / d for d in IMAGE_DIRS if (file.parent / d).is_dir()), file.parent)
 
 
 def _rows(file: Path, raw: bytes) -> list[tuple[int, str, str, str]]:
     try:
-        reader = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    except (UnicodeDecodeError, csv.Error) as err:
+        reader = list(csv.reader(io.StringIO(utf8_text(file, raw))))
+    except csv.Error as err:
         raise DataError(f"{file}: cannot read as CSV ({err})") from None
     rows = []
     for line, row in enumerate(reader[1:], start=2):
@@ -129,8 +130,8 @@ def _by_order(pair_index: int, file: Path) -> str:
     return CATEGORIES[pair_index // 15]
 
 
-def _image(images: Path, folder: str, qid: str, line: int, file: Path) -> ImageRef:
+def _image(images: Path, folder: str, qid: str, line: int, file: Path, alpha: Alpha) -> ImageRef:
     path = images / folder / f"{int(qid)}.jpg"
     if not path.is_file():
         raise ImageError(f"image not found for question {qid} (line {line} of {file}): {path}")
-    return file_image(path)
+    return file_image(path, alpha=alpha)

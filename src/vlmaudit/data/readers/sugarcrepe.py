@@ -6,13 +6,16 @@ replace_obj/att/rel, swap_obj/att, add_obj/att (7,511 items in the released file
 
 Data spec: `sugarcrepe:DIR` (the data/ folder; every known subset present is read) or
 `sugarcrepe:FILE.json` (one subset, named by the file stem). Options: `images=DIR` (COCO val2017;
-default: the JSON folder), `subsets=a,b` (restrict), `limit=N` (first N items per subset).
+default: the JSON folder), `subsets=a,b` (restrict), `limit=N` (first N items per subset),
+`alpha=drop|white` (see data.images).
 Options are listed [positive, negative]; the official rule `pos > neg` is the strict tie policy.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from pydantic import Field
 
 from vlmaudit.data.choice import (
     CaptionChoice,
@@ -23,7 +26,8 @@ from vlmaudit.data.choice import (
     limited,
     load_json,
 )
-from vlmaudit.data.source import DataSpec
+from vlmaudit.data.images import Alpha
+from vlmaudit.data.source import CommaList, DataSpec, ImageOptions, UserPath
 from vlmaudit.errors import DataError, SpecError
 
 SUBSETS: tuple[str, ...] = (
@@ -31,7 +35,13 @@ SUBSETS: tuple[str, ...] = (
 )
 
 
-def read_subset(path: Path, images: Path, limit: int = 0) -> list[CaptionChoice]:
+class SugarCrepeOptions(ImageOptions):
+    images: UserPath | None = None  # COCO val2017; default: the JSON folder
+    subsets: CommaList = ()
+    limit: int = Field(0, ge=0)
+
+
+def read_subset(path: Path, images: Path, limit: int = 0, alpha: Alpha = "drop") -> list[CaptionChoice]:
     data = load_json(path)
     if not isinstance(data, dict) or not data:
         raise DataError(f"{path}: expected an object {{id: {{filename, caption, negative_caption}}}}")
@@ -40,7 +50,7 @@ def read_subset(path: Path, images: Path, limit: int = 0) -> list[CaptionChoice]
         where = f"{path} entry {item_id!r}"
         positive = get_field(entry, "caption", str, where)
         negative = get_field(entry, "negative_caption", str, where)
-        image = entry_image(images, get_field(entry, "filename", str, where), where)
+        image = entry_image(images, get_field(entry, "filename", str, where), where, alpha=alpha)
         items.append(CaptionChoice(image, (positive, negative), 0, "", str(item_id)))
     return items
 
@@ -64,14 +74,15 @@ def subset_files(path: Path, wanted: tuple[str, ...] = ()) -> dict[str, Path]:
 
 
 def open_source(spec: DataSpec) -> ChoiceSource:
+    options = spec.parse(SugarCrepeOptions)
     if not spec.path:
         raise SpecError("sugarcrepe needs a path: sugarcrepe:DATA_DIR?images=COCO_VAL2017_DIR")
     path = Path(spec.path).expanduser()
-    files = subset_files(path, tuple(p for p in spec.option("subsets", "").split(",") if p))
-    images = Path(spec.option("images", str(path if path.is_dir() else path.parent))).expanduser()
-    limit = spec.option("limit", 0, int)
+    files = subset_files(path, options.subsets)
+    images = options.images or (path if path.is_dir() else path.parent)
 
     def load() -> Loaded:
-        return {name: read_subset(file, images, limit) for name, file in files.items()}, {}
+        limit, alpha = options.limit, options.alpha
+        return {name: read_subset(file, images, limit, alpha) for name, file in files.items()}, {}
 
-    return ChoiceSource(spec, "sugarcrepe", tuple(files.values()), load)
+    return ChoiceSource(spec, "sugarcrepe", tuple(files.values()), load, options.alpha)

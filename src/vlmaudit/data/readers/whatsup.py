@@ -1,14 +1,15 @@
 """What'sUp (Kamath, Hessel, Chang, EMNLP 2023) in its released JSON formats.
 
-`--data whatsup:PATH[?subset=A,B&root=DIR]`: PATH is one annotation file or a directory holding
-several; the subset comes from the file name (or its content), images resolve under `root`
-(default: the annotation file's directory), as `<root>/<image_path>`, without the leading
-`data/` the JSON carries, or `<root>/<subset image dir>/<file name>`.
+`--data whatsup:PATH[?subset=A,B&root=DIR&alpha=drop|white]`: PATH is one annotation file or a
+directory holding several; the subset comes from the file name (or its content), images resolve
+under `root` (default: the annotation file's directory), as `<root>/<image_path>`, without the
+leading `data/` the JSON carries, or `<root>/<subset image dir>/<file name>`.
 
 - Controlled subsets A (`controlled_images_dataset.json`) and B (`controlled_clevr_dataset.json`):
   `[{"image_path": "data/controlled_images/<obj>_<prep>_..._<ref>.jpeg", "caption_options": [4, gold
   first]}]`. Group key = (obj, ref) and preposition = second `_` field of the file name, as in the
-  official `evaluate_scores`.
+  official `evaluate_scores`. A repeated (group, preposition) row replaces the earlier one, as the
+  official `eval_dict` does (last row wins); the count dropped is in the source's `info`.
 - COCO-spatial / GQA-spatial (`coco_qa_{one,two}_obj.json`, `vg_qa_{one,two}_obj.json`):
   `[[image_id, correct_caption, wrong_caption], ...]`, images `val2017/{id:012d}.jpg` /
   `vg_images/{id}.jpg`.
@@ -18,13 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlmaudit.data.images import ImageRef, file_image
+from vlmaudit.data.images import Alpha, ImageRef, file_image
 from vlmaudit.data.items import SpatialChoice
-from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
+from vlmaudit.data.source import CommaList, DataSpec, ImageOptions, UserPath, check_item_type, fingerprint_of
 from vlmaudit.errors import DataError, ImageError, SpecError
 
 METADATA: dict[str, Any] = {
@@ -74,6 +75,9 @@ OPPOSITE_WORD = {"left": "right", "right": "left", "on": "under", "under": "on",
                  "behind": "front", "above": "below", "below": "above", "top": "bottom", "bottom": "top"}
 
 
+class WhatsUpOptions(ImageOptions):
+    subset: CommaList = ()
+    root: UserPath | None = None  # default: each annotation file's directory
 
 
 @dataclass
@@ -83,6 +87,8 @@ class WhatsUpSource:
     files: dict[str, str]  # subset -> annotation file
     digests: dict[str, str]
     kind: str = "whatsup"
+    alpha: Alpha = "drop"
+    info: dict[str, Any] = field(default_factory=dict)  # what the reader did: duplicate rows dropped
 
     @property
     def item_types(self) -> frozenset[type]:
@@ -94,29 +100,45 @@ class WhatsUpSource:
         return {f"whatsup/{name}": items for name, items in self.subsets.items()}
 
     def fingerprint(self) -> str:
-        return fingerprint_of("whatsup", self.digests, sorted(self.subsets))
+        return fingerprint_of("whatsup", self.digests, sorted(self.subsets), self.alpha)
 
 
 def open_source(spec: DataSpec) -> WhatsUpSource:
+    options = spec.parse(WhatsUpOptions)
     if not spec.path:
         raise SpecError("whatsup needs a path: --data whatsup:ANNOTATION.json (or a directory of them)")
     path = Path(spec.path)
-    wanted = tuple(s for s in spec.option("subset", "").split(",") if s)
+    wanted = options.subset
     unknown = [s for s in wanted if s not in SUBSETS]
     if unknown:
         raise SpecError(f"unknown What'sUp subset(s) {unknown} (known: {', '.join(SUBSETS)})")
     files = _annotation_files(path, wanted)
-    subsets, digests, sources = {}, {}, {}
+    subsets, digests, sources, dropped = {}, {}, {}, {}
     for name, file in files.items():
-        root = Path(spec.options.get("root", file.parent))
+        root = options.root or file.parent
         raw = file.read_bytes()
         digests[name] = hashlib.sha256(raw).hexdigest()[:32]
         rows = _load_json(file, raw)
         subset = SUBSETS[name] if name in SUBSETS else SUBSETS[_detect(file, rows, root)]
         reader = _controlled_item if subset.controlled else _qa_item
-        subsets[subset.name] = [reader(row, i, file, root, subset) for i, row in enumerate(rows)]
+        items = [reader(row, i, file, root, subset, options.alpha) for i, row in enumerate(rows)]
+        if subset.controlled:
+            items, dropped[subset.name] = _last_row_wins(items)
+        subsets[subset.name] = items
         sources[subset.name] = str(file)
-    return WhatsUpSource(spec, subsets, sources, digests)
+    info = {"duplicate_rows_dropped": dropped} if any(dropped.values()) else {}
+    return WhatsUpSource(spec, subsets, sources, digests, alpha=options.alpha, info=info)
+
+
+def _last_row_wins(items: list[SpatialChoice]) -> tuple[list[SpatialChoice], int]:
+    """One item per (group, preposition), the file's last, as the official `eval_dict` keeps it.
+
+    A repeated row would otherwise be a fifth member of its four-relation set, which the pair and
+    set metrics cannot place. The kept rows stay in file order.
+    """
+    last = {(it.group, it.relation): i for i, it in enumerate(items)}
+    kept = sorted(last.values())
+    return [items[i] for i in kept], len(items) - len(kept)
 
 
 def _annotation_files(path: Path, wanted: tuple[str, ...]) -> dict[str, Path]:
@@ -170,7 +192,7 @@ def _detect(file: Path, rows: list, root: Path) -> str:
     raise DataError(f"{file}: cannot tell which What'sUp subset this is; pass ?subset=NAME")
 
 
-def _controlled_item(row: Any, i: int, file: Path, root: Path, subset: Subset) -> SpatialChoice:
+def _controlled_item(row: Any, i: int, file: Path, root: Path, subset: Subset, alpha: Alpha) -> SpatialChoice:
     if not isinstance(row, dict) or not isinstance(row.get("image_path"), str):
         raise DataError(f"{file}: entry {i} needs an \"image_path\" string")
     options = _options(row.get("caption_options"), i, file)
@@ -181,12 +203,12 @@ def _controlled_item(row: Any, i: int, file: Path, root: Path, subset: Subset) -
             f"<object>_<preposition>_..._<reference> with a preposition in {subset.relations}"
         )
     relation = parts[1]
-    image = _image(root, row["image_path"], subset.image_dir, i, file)
+    image = _image(root, row["image_path"], subset.image_dir, i, file, alpha)
     group = f"{parts[0]}/{parts[-1]}"
     return SpatialChoice(image, options, relation, group, _opposite(options, relation), subset.name)
 
 
-def _qa_item(row: Any, i: int, file: Path, root: Path, subset: Subset) -> SpatialChoice:
+def _qa_item(row: Any, i: int, file: Path, root: Path, subset: Subset, alpha: Alpha) -> SpatialChoice:
     if not isinstance(row, list) or len(row) != 3 or not isinstance(row[0], int | str):
         raise DataError(f"{file}: entry {i} must be [image_id, correct_caption, wrong_caption]")
     options = _options(row[1:], i, file)
@@ -196,7 +218,7 @@ def _qa_item(row: Any, i: int, file: Path, root: Path, subset: Subset) -> Spatia
         markers, fallback = _TWO_OBJ_MARKERS[subset.image_dir]
         relation = next((key for key, marker in markers if marker in options[0]), fallback)
     name = f"{str(row[0]).zfill(12)}.jpg" if subset.image_dir == "val2017" else f"{row[0]}.jpg"
-    image = _image(root, f"{subset.image_dir}/{name}", subset.image_dir, i, file)
+    image = _image(root, f"{subset.image_dir}/{name}", subset.image_dir, i, file, alpha)
     return SpatialChoice(image, options, relation, "", 1, subset.name)
 
 
@@ -222,10 +244,10 @@ def _opposite(options: tuple[str, ...], relation: str) -> int | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def _image(root: Path, image_path: str, image_dir: str, i: int, file: Path) -> ImageRef:
+def _image(root: Path, image_path: str, image_dir: str, i: int, file: Path, alpha: Alpha) -> ImageRef:
     rel = Path(image_path)
     stripped = Path(*rel.parts[1:]) if rel.parts and rel.parts[0] == "data" and len(rel.parts) > 1 else rel
     for candidate in (root / rel, root / stripped, root / image_dir / rel.name):
         if candidate.is_file():
-            return file_image(candidate)
+            return file_image(candidate, alpha=alpha)
     raise ImageError(f"image not found for entry {i} of {file}: {image_path} (looked under {root})")

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from pydantic import Field
 
 from vlmaudit.data.images import ImageRef
 from vlmaudit.data.items import CaptionChoice, ImageCaptions, ImagePair, SpatialChoice, WinogroundGroup
@@ -22,14 +25,24 @@ from vlmaudit.data.scenes.graph import Scene
 from vlmaudit.data.scenes.render import scene_ref
 from vlmaudit.data.scenes.splits import balanced_split, biased_split
 from vlmaudit.data.scenes.vocab import GENERATOR_VERSION
-from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
+from vlmaudit.data.source import CommaList, DataOptions, DataSpec, check_item_type, fingerprint_of
 from vlmaudit.errors import SpecError
 
 DEFAULT_N = 500
 HELD_OUT_SEED = 1234
-OPTIONS = ("n", "seed", "size", "objects", "split", "attribute", "values", "contexts", "minority")
-SPLITS = ("random", "biased", "balanced")
 SPLIT_OPTIONS = ("split", "attribute", "values", "contexts", "minority")  # the rest is in SceneConfig/n/seed
+
+
+class ScenesOptions(DataOptions):
+    n: int = Field(DEFAULT_N, ge=1)
+    seed: int = HELD_OUT_SEED
+    size: int = 64
+    objects: str | None = None  # N or MIN-MAX; default 1-3, or 1 for a classification split
+    split: Literal["random", "biased", "balanced"] = "random"
+    attribute: str = "shape"
+    values: CommaList = ("circle", "square")
+    contexts: CommaList = ("grass", "sand")
+    minority: float = 0.05
 
 
 def parse_objects(text: str) -> tuple[int, int]:
@@ -94,35 +107,26 @@ class ScenesSource:
 def open_source(spec: DataSpec) -> ScenesSource:
     if spec.path:
         raise SpecError(f"the scenes dataset is generated and takes no path (got {spec.path!r})")
-    unknown = sorted(set(spec.options) - set(OPTIONS))
-    if unknown:
-        raise SpecError(f"unknown scenes option(s) {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
-    n, seed = spec.option("n", DEFAULT_N, int), spec.option("seed", HELD_OUT_SEED, int)
-    if n < 1:
-        raise SpecError(f"data option n={n} must be >= 1")
+    options = spec.parse(ScenesOptions)
     # classification splits label object 0: one object unless asked otherwise
-    default_objects = "1-3" if spec.options.get("split", "random") == "random" else "1"
-    low, high = parse_objects(spec.options.get("objects", default_objects))
-    config = SceneConfig(image_size=spec.option("size", 64, int), min_objects=low, max_objects=high)
-    return ScenesSource(spec, config, n, seed, _draw(spec, n, seed, config))
+    low, high = parse_objects(options.objects or ("1-3" if options.split == "random" else "1"))
+    config = SceneConfig(image_size=options.size, min_objects=low, max_objects=high)
+    return ScenesSource(spec, config, options.n, options.seed, _draw(options, config))
 
 
-def _draw(spec: DataSpec, n: int, seed: int, config: SceneConfig) -> list[Scene]:
-    split = spec.option("split", "random")
-    if split not in SPLITS:
-        raise SpecError(f"data option split={split!r} must be one of {', '.join(SPLITS)}")
+def _draw(options: ScenesOptions, config: SceneConfig) -> list[Scene]:
+    n, seed, split = options.n, options.seed, options.split
     if split == "random":
         return generate_scenes(n, seed, config)
     if config.min_objects != config.max_objects:
         raise SpecError(f"split={split} needs a fixed object count (objects=1, 2 or 3), not a range")
     common = {
-        "attribute": spec.option("attribute", "shape"),
-        "values": tuple(spec.option("values", "circle,square").split(",")),
-        "contexts": tuple(spec.option("contexts", "grass,sand").split(",")),
+        "attribute": options.attribute,
+        "values": options.values,
+        "contexts": options.contexts,
         "n_objects": config.min_objects,
         "config": config,
     }
     if split == "balanced":
         return balanced_split(n, seed, **common)
-    minority = spec.option("minority", 0.05, float)
-    return list(biased_split(n, seed, minority_fraction=minority, **common).scenes)
+    return list(biased_split(n, seed, minority_fraction=options.minority, **common).scenes)
