@@ -117,3 +117,19 @@ def test_labels_outside_classes_and_repeated_classes_are_data_errors(engine):
         zs.classify(engine, items, ["ant", "bee"])
     with pytest.raises(DataError, match="class names repeat"):
         zs.classify(engine, items, ["zebra", "zebra"])
+
+
+def test_scene_labels_flow_into_zero_shot_and_the_probe(engine):
+    """Catches: the pieces not fitting together (a source's classes/labels/splits in a form the
+    classifier or the probe does not take)."""
+    from vlmaudit.data.scenes.generate import SceneConfig, generate_scenes
+    from vlmaudit.data.scenes.labels import labelled_images
+    from vlmaudit.scoring.probe import ProbeConfig, probe_items
+
+    labelled = labelled_images(generate_scenes(48, 2, SceneConfig(min_objects=1, max_objects=1)), "context")
+    zero = zs.classify(engine, labelled.items, labelled.classes, templates="photo")
+    assert zero.scores.shape == (48, len(labelled.classes)) and 0 <= zero.top1.accuracy <= 1
+    features = engine.images([item.image for item in labelled.items]).numpy()
+    fit = probe_items(features, labelled.items, labelled.classes, ProbeConfig(C_grid=(0.1, 1.0)),
+                      data="scenes/context")
+    assert fit.split_origin == "seeded" and fit.classes == labelled.classes
