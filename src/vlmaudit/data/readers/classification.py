@@ -3,10 +3,10 @@
 Every reader returns a `ClassificationSource` of `LabelledImage`s with the class names in a stable
 order (`classes`), which is what zero-shot prompts and probe targets are built from. Options:
 `classes=FILE` (a class list or a raw-label -> name map, see `read_class_file`; not for waterbirds),
-`split=` (keep one split only, so only its images are read and hashed; not for image folders) and
-`root=` (the directory image paths are relative to). Unknown options are errors. Split names are
-normalised to train/val/test ("valid", "validation", "dev" -> "val"), so a probe finds its
-validation split whatever the file calls it.
+`split=` (keep one split only, so only its images are read and hashed) and `root=` (the directory
+image paths are relative to); image folders take only `classes=`. Unknown options are errors.
+Split names are normalised to train/val/test ("valid", "validation", "dev" -> "val"), so a probe
+finds its validation split whatever the file calls it.
 
 - `image-folder:DIR` - `DIR/<class>/<image>`; classes are the sorted folder names (torchvision's
   ImageFolder order), mapped through `classes=` (e.g. Imagenette's wnid `n01440764` -> "tench"),
@@ -70,13 +70,13 @@ class FolderOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     classes: Path | None = None  # folder name -> class name map
-    root: Path | None = None
 
 
 class SplitOptions(FolderOptions):
     """`vlmclassifier` and `labels` options: `split` keeps one split."""
 
     split: str | None = None
+    root: Path | None = None
 
 
 class WaterbirdsOptions(BaseModel):
@@ -194,7 +194,6 @@ def open_image_folder(spec: DataSpec) -> ClassificationSource:
     mapping = read_class_file(options.classes) if options.classes is not None else None
     if mapping is not None and (missing := [f.name for f in folders if f.name not in mapping]):
         raise DataError(f"{options.classes}: no class name for folder(s) {missing[:5]} of {root}")
-    base = options.root or root
     items, classes = [], []
     for folder in folders:
         label = mapping[folder.name] if mapping is not None else folder.name.replace("_", " ")
@@ -203,7 +202,7 @@ def open_image_folder(spec: DataSpec) -> ClassificationSource:
             classes.append(label)
         for image in images:
             relative = str(image.relative_to(root))
-            items.append(LabelledImage(_image(base, relative, str(root)), label, {}, "", relative))
+            items.append(LabelledImage(_image(root, relative, str(root)), label, {}, "", relative))
     if not items:
         raise DataError(f"{root}: no images in <class>/ subfolders (layout DIR/<class>/<image>)")
     if len(set(classes)) < len(classes):
