@@ -75,7 +75,7 @@ def test_classes_that_embed_identically_tie_and_the_policy_decides(engine):
     assert strict.top1.correct.tolist() == [0.0, 0.0]  # argmax would give item 0 right, item 1 wrong
     assert zs.classify(engine, items, classes, "photo", tie_policy="lenient").top1.correct.tolist() == [1, 1]
     assert strict.top5 is None  # 2 classes: top-5 is trivially right
-    assert strict.templates == ("a photo of a {}.",)
+    assert strict.prompts() == [["a photo of a red circle."], ["a photo of a circle red."]]
 
 
 def test_top5_and_gold_indices(engine):

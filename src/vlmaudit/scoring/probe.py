@@ -8,7 +8,8 @@ The conventions, and why (anchors.md §2):
   the validation accuracy at every C and the chosen C are returned (openai/CLIP#277,
   CLIP_benchmark#143 ask for them). Equal validation accuracies pick the smallest C.
 - After selection the probe is refit with the chosen C on train + val (`refit`), as CLIP_benchmark
-  does with full data; k-shot refits on its k-shot draw only, as CLIP_benchmark does.
+  does with full data (with a fixed C, too: val items are then training data); k-shot refits on
+  its k-shot draw only, as CLIP_benchmark does.
 - L-BFGS with `max_iter=1000` (openai/CLIP#39's probe). A probe that stops at the limit is
   recorded in the result (`converged`, `warnings`); sklearn's warnings never reach the terminal.
 - k-shot: k training items per class in each of `n_draws` seeded draws; mean and a t-interval
@@ -211,8 +212,7 @@ def _probe(x: np.ndarray, y: np.ndarray, splits: np.ndarray, origin: str, train:
                                      config.seed).accuracy)
         val_accuracy = tuple(accuracies)
         C = grid[int(np.argmax(accuracies))]  # first maximum: the smallest C among equals
-    with_val = config.C is None and config.refit == "train+val"
-    final_rows = np.sort(np.concatenate([train, val])) if with_val else train
+    final_rows = np.sort(np.concatenate([train, val])) if config.refit == "train+val" else train
     fits.append(model := _fit(x[final_rows], y[final_rows], C, config, caught))
     scores = _scores(model, x[test], len(classes))
     top5 = top_k(scores, y[test], 5, config.tie_policy) if len(classes) > 5 else None

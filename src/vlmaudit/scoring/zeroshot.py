@@ -133,6 +133,10 @@ class ZeroShotResult:
     top5: Selection | None  # None with <= 5 classes, where top-5 is trivially right
     tie_policy: str
 
+    def prompts(self) -> list[list[str]]:
+        """The exact texts embedded, prompts[c][t] (for the result's provenance)."""
+        return prompts(self.classes, self.templates)
+
     @property
     def predicted(self) -> np.ndarray:
         """[N] first top-scoring class (for per-sample records; `top1.tied` flags the ties)."""
