@@ -89,3 +89,11 @@ DATASETS.register("sugarcrepe", "vlmaudit.data.readers.sugarcrepe:open_source",
                   "SugarCrepe JSON (7 subsets) + COCO val2017 images")
 DATASETS.register("hard-positives", "vlmaudit.data.readers.hard_positives:open_source",
                   "Hard positives: data/ + swapped_data/ (c, c_p, c_n), or a triplet JSON")
+DATASETS.register("image-folder", "vlmaudit.data.readers.classification:open_image_folder",
+                  "labelled images: DIR/<class>/<image>, optional classes= name map (e.g. wnids)")
+DATASETS.register("vlmclassifier", "vlmaudit.data.readers.classification:open_vlmclassifier",
+                  "VLMClassifier JSONL (image, label, split) + <stem>_classes.json")
+DATASETS.register("labels", "vlmaudit.data.readers.classification:open_manifest",
+                  "labelled-image manifest CSV/TSV/JSONL: image,label[,split][,attributes]")
+DATASETS.register("waterbirds", "vlmaudit.data.readers.classification:open_waterbirds",
+                  "Waterbirds (WILDS/group_DRO) metadata.csv: bird type x place groups")

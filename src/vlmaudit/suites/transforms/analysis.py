@@ -150,7 +150,8 @@ def _probe(out: Analysis, features: np.ndarray, setup: Setup) -> None:
     common = {"chance": 1 / k, "seed": setup.seed, "n_boot": setup.n_boot}
     out.metrics.append(trial_metric(
         "accuracy", "control/probe", held_out, **common,
-        notes=f"logistic regression on frozen I' embeddings; {len(held_out)} held-out images"))
+        notes=f"logistic regression (C=1 fixed, standardised features) on frozen I' embeddings; "
+              f"{len(held_out)} held-out images"))
     out.metrics += breakdown("accuracy", "control/probe", held_out, None, setup.names, setup.categories,
                              **common)
     out.outcomes |= {"probe_correct": probe.correct, "probe_pred": probe.predicted}
