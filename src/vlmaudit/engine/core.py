@@ -1,10 +1,14 @@
 """The embedding engine: every suite's only way to get embeddings.
 
-Requests are (image, transform) pairs and texts. Each unique input is looked up in this engine's
-memory, then in the on-disk cache (keyed by the model fingerprint and the input), and only the
-rest is embedded, in batches, under inference mode, sharded across ranks when torch.distributed
+Requests are (image, transform) pairs and texts, for pooled embeddings or for dense token maps
+(`image_tokens`, `text_tokens`, a cached kind of their own). Each unique input is looked up in this
+engine's memory, then in the on-disk cache (keyed by the model fingerprint and the input), and only
+the rest is computed, in batches, under inference mode, sharded across ranks when torch.distributed
 is initialised. Rows are stored raw and come back as fp32, aligned to the request, L2-normalised
 unless asked otherwise. Images are decoded one batch at a time: the engine holds embeddings only.
+
+Gradient code (attacks, Jacobians) takes the differentiable path: `pixels` then `embed_pixels`,
+uncached, on the model's device and dtype, never a backend call of its own.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class Counts:
 class EngineStats:
     images: Counts = field(default_factory=Counts)
     texts: Counts = field(default_factory=Counts)
+    image_tokens: Counts = field(default_factory=Counts)
+    text_tokens: Counts = field(default_factory=Counts)
 
     @property
     def computed(self) -> int:
@@ -113,11 +119,49 @@ class Engine:
             inputs.setdefault(key, text)
         return self._embed("texts", keys, inputs, self._encode_texts, normalize)
 
+    def image_tokens(
+        self, refs: Sequence[ImageRef], transforms: Sequence[ImageTransform | None] | None = None
+    ) -> torch.Tensor:
+        """[N, T, D] fp32 patch tokens in the joint space (`model.image_tokens`), for dense scorers.
+
+        Cached and deduplicated like embeddings (a "tokens" kind of its own), never normalised.
+        """
+        transforms = [None] * len(refs) if transforms is None else list(transforms)
+        keys = [f"it:{_image_key(ref, t)}" for ref, t in zip(refs, transforms, strict=True)]
+        inputs = dict(zip(keys, zip(refs, transforms, strict=True), strict=True))
+        flat = self._embed("image_tokens", keys, inputs, self._encode_image_tokens, False)
+        return flat.reshape(len(refs), -1, self._token_width())
+
+    def text_tokens(self, texts: Sequence[str]) -> torch.Tensor:
+        """[M, L, D] fp32 token states in the joint space (`model.text_tokens`, padded to the
+        backend's fixed length so a row never depends on its batch), cached like embeddings."""
+        keys = [f"tt:{key}" for key in self.model.text_keys(list(texts))]
+        inputs: dict[str, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            inputs.setdefault(key, text)
+        flat = self._embed("text_tokens", keys, inputs, self._encode_text_tokens, False)
+        return flat.reshape(len(texts), -1, self._token_width())
+
+    def pixels(self, refs: Sequence[ImageRef], transforms: Sequence[ImageTransform | None] | None = None
+               ) -> torch.Tensor:
+        """[N, 3, S, S] model pixels in [0, 1] (geometry only), on the model's device: the start of the
+        differentiable path that attacks and Jacobians take."""
+        transforms = [None] * len(refs) if transforms is None else list(transforms)
+        images = [t(ref.load()) if t is not None else ref.load()
+                  for ref, t in zip(refs, transforms, strict=True)]
+        return self.model.preprocess(images).to(device=self.model.device, dtype=self.model.dtype)
+
+    def embed_pixels(self, pixels: torch.Tensor, *, normalize: bool = True) -> torch.Tensor:
+        """f(pixels), differentiable (no cache, no inference mode): gradient and Jacobian code call
+        this, never the backend directly, so dtype and device handling stay in one place."""
+        out = self.model.encode_images(pixels.to(device=self.model.device, dtype=self.model.dtype)).float()
+        return torch.nn.functional.normalize(out, dim=-1) if normalize else out
+
     def stats_dict(self) -> dict:
         """Counts for provenance: how much was computed versus served from memory or disk."""
         return {
-            "images": asdict(self.stats.images),
-            "texts": asdict(self.stats.texts),
+            **{kind: asdict(getattr(self.stats, kind)) for kind in ("images", "texts", "image_tokens",
+                                                                     "text_tokens")},
             "cache_corrupt": self.cache.corrupt if self.cache is not None else 0,
         }
 
@@ -128,6 +172,15 @@ class Engine:
     def _embed(
         self, kind: str, keys: list[str], inputs: dict[str, Any], encode: Encoder, normalize: bool
     ) -> torch.Tensor:
+        rows = self._embed_rows(kind, keys, inputs, encode)
+        if not keys:
+            return torch.empty((0, 0))
+        out = torch.from_numpy(np.stack(rows))
+        return torch.nn.functional.normalize(out, dim=-1) if normalize else out
+
+    def _embed_rows(self, kind: str, keys: list[str], inputs: dict[str, Any],
+                    encode: Encoder) -> list[np.ndarray]:
+        """Rows aligned to `keys`: memory, then disk cache, then the model for the rest."""
         world = World.current()
         counts: Counts = getattr(self.stats, kind)
         unique = list(dict.fromkeys(keys))
@@ -147,10 +200,7 @@ class Engine:
             rows.update(zip(batch, out, strict=True))
         if self._memory is not None:
             self._memory.update((k, rows[k]) for k in todo)
-        if not keys:
-            return torch.empty((0, 0))
-        out = torch.from_numpy(np.stack([rows[k] for k in keys]))
-        return torch.nn.functional.normalize(out, dim=-1) if normalize else out
+        return [rows[k] for k in keys]
 
     def _compute(
         self, world: World, kind: str, misses: list[str], inputs: dict[str, Any], encode: Encoder
@@ -184,17 +234,27 @@ class Engine:
                     yield batch, out
 
     def _encode_images(self, items: list[tuple[ImageRef, ImageTransform | None]]) -> np.ndarray:
-        images = []
-        for ref, transform in items:
-            image = ref.load()
-            images.append(transform(image) if transform is not None else image)
+        pixels = self.pixels([ref for ref, _ in items], [t for _, t in items])
         with torch.inference_mode():
-            pixels = self.model.preprocess(images).to(device=self.model.device, dtype=self.model.dtype)
             return _rows(self.model.encode_images(pixels), len(items), "images")
 
     def _encode_texts(self, texts: list[str]) -> np.ndarray:
         with torch.inference_mode():
             return _rows(self.model.encode_texts(list(texts)), len(texts), "texts")
+
+    def _encode_image_tokens(self, items: list[tuple[ImageRef, ImageTransform | None]]) -> np.ndarray:
+        pixels = self.pixels([ref for ref, _ in items], [t for _, t in items])
+        with torch.inference_mode():
+            tokens = self.model.image_tokens(pixels)
+        return _rows(tokens.flatten(1), len(items), "image tokens")
+
+    def _encode_text_tokens(self, texts: list[str]) -> np.ndarray:
+        with torch.inference_mode():
+            return _rows(self.model.text_tokens(list(texts)).flatten(1), len(texts), "text tokens")
+
+    def _token_width(self) -> int:
+        """D of the joint space, in which dense tokens are projected (the pooled embedding's width)."""
+        return int(self.texts(["a photo."]).shape[1])
 
 
 def _image_key(ref: ImageRef, transform: ImageTransform | None) -> str:
