@@ -6,8 +6,10 @@ third-party packages can register through the entry-point groups `vlmaudit.<kind
 
 from __future__ import annotations
 
+import ast
 import importlib
 from dataclasses import dataclass, field
+from importlib import resources
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -19,6 +21,7 @@ class Entry:
     name: str
     target: str  # "package.module:attribute"
     summary: str = ""
+    default_rank: int | None = None  # suites: position in the default audit (None: not in it)
 
 
 @dataclass
@@ -27,8 +30,8 @@ class Registry:
     _entries: dict[str, Entry] = field(default_factory=dict)
     _plugins_loaded: bool = False
 
-    def register(self, name: str, target: str, summary: str = "") -> None:
-        self._entries[name] = Entry(name, target, summary)
+    def register(self, name: str, target: str, summary: str = "", default_rank: int | None = None) -> None:
+        self._entries[name] = Entry(name, target, summary, default_rank)
 
     def _load_plugins(self) -> None:
         if self._plugins_loaded:
@@ -59,12 +62,35 @@ MODEL_BACKENDS.register("openclip", "vlmaudit.models.openclip:load", "open_clip 
 MODEL_BACKENDS.register("builtin", "vlmaudit.models.builtin:load", "models shipped with vlmaudit")
 
 SUITES = Registry("suites")
-SUITES.register("transforms", "vlmaudit.suites.transforms.suite:SUITE",
-                "image transforms: 2503.09837 Exp 1/2/3 + controls")
-SUITES.register("composition", "vlmaudit.suites.composition.suite:SUITE",
-                "ARO, SugarCrepe, hard positives; bag-of-words tests")
-SUITES.register("spatial", "vlmaudit.suites.spatial.suite:SUITE",
-                "What'sUp, Winoground, MMVP-VLM; paired spatial tests")
+
+
+def discover_suites(registry: Registry, package: str = "vlmaudit.suites") -> None:
+    """Register every `suites/<name>/` package that has a `suite.py` exposing `SUITE`.
+
+    Read without importing (the CLI lists suites without loading torch): the summary is the first
+    line of the package's `__init__.py` docstring, and `DEFAULT_AUDIT = <rank>` there puts the suite
+    in the default audit at that position. Adding a suite edits no list here.
+    """
+    root = resources.files(package)
+    for folder in sorted(root.iterdir(), key=lambda p: p.name):
+        init, module = folder / "__init__.py", folder / "suite.py"
+        if not (folder.is_dir() and init.is_file() and module.is_file()):
+            continue
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        summary = (ast.get_docstring(tree) or "").strip().splitlines()[:1]
+        rank = next((node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                     and any(isinstance(t, ast.Name) and t.id == "DEFAULT_AUDIT" for t in node.targets)
+                     and isinstance(node.value, ast.Constant)), None)
+        registry.register(folder.name, f"{package}.{folder.name}.suite:SUITE", "".join(summary), rank)
+
+
+def default_suites() -> list[str]:
+    """The suites of the default audit, in their declared order."""
+    ranked = [e for e in SUITES.entries() if e.default_rank is not None]
+    return [e.name for e in sorted(ranked, key=lambda e: (e.default_rank, e.name))]
+
+
+discover_suites(SUITES)
 
 DATASETS = Registry("datasets")
 DATASETS.register("scenes", "vlmaudit.data.scenes.source:open_source",

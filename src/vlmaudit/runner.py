@@ -19,14 +19,12 @@ from vlmaudit.engine import Engine
 from vlmaudit.errors import SpecError
 from vlmaudit.models import DEFAULT_MODEL, load_model, parse_device, parse_dtype
 from vlmaudit.models._loading import library_progress
-from vlmaudit.registry import SUITES
+from vlmaudit.registry import SUITES, default_suites
 from vlmaudit.report.provenance import environment, now
 from vlmaudit.report.rundir import RunDirectory
 from vlmaudit.report.table import markdown_table
 from vlmaudit.results import SuiteResult
 from vlmaudit.suites.base import RunContext, build_config
-
-DEFAULT_SUITES = ("transforms", "composition", "spatial")
 
 
 @dataclass
@@ -83,7 +81,7 @@ def run(
     # a name given twice is one unit, not two (dict keeps the user's order)
     models = list(dict.fromkeys(models)) or [DEFAULT_MODEL]
     data = _distinct_data(data)
-    suite_names = list(dict.fromkeys(suites)) or [s for s in DEFAULT_SUITES if s in SUITES.names()]
+    suite_names = list(dict.fromkeys(suites)) or default_suites()
     suite_objs = {name: SUITES.get(name) for name in suite_names}
     _reject_unknown_option_suites(options, suite_names)
     configs = {name: _suite_config(obj, options.get(name, {}), seed) for name, obj in suite_objs.items()}
