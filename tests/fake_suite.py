@@ -13,6 +13,7 @@ from vlmaudit.errors import SpecError
 from vlmaudit.metrics.selection import select
 from vlmaudit.metrics.summary import selection_metric
 from vlmaudit.results import SuiteResult
+from vlmaudit.suites.base import SuiteConfig
 
 CALLS: list[str] = []
 
@@ -30,9 +31,8 @@ def open_source(spec: DataSpec) -> FakeSource:
     return FakeSource(spec)
 
 
-@dataclass
-class Config:
-    n: int = 4
+class Config(SuiteConfig):
+    n: int = 4  # checked by hand in `check`, so the runner's check-before-mkdir path stays tested
     fail: bool = False
     seed: int = 0
 

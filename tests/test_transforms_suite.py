@@ -19,7 +19,7 @@ from vlmaudit.engine import Engine
 from vlmaudit.errors import SpecError
 from vlmaudit.perturb.image_transforms import load_catalogue
 from vlmaudit.report.rundir import RunDirectory
-from vlmaudit.suites.base import RunContext
+from vlmaudit.suites.base import RunContext, build_config
 from vlmaudit.suites.transforms.suite import FLAG_LIST, HEADLINE, SUITE, Config
 
 NAMES_24 = tuple(t.name for t in load_catalogue())[:24]
@@ -172,18 +172,18 @@ def test_description_index_and_user_transforms_file(tmp_path):
     assert len({r["description_index"] for r in hashed.samples["trials"]}) > 1
 
 
-@pytest.mark.parametrize(("config", "message"), [
-    (Config(template="{caption} only"), "must contain {description}"),
-    (Config(template="{caption} {desc}"), "may use only"),
-    (Config(tie_policy="loose"), "tie_policy"),
-    (Config(transforms=("hflip",)), "at least two"),
-    (Config(transforms=("hflip", "twirl")), "unknown transform"),
-    (Config(probe_test_fraction=1.0), "probe_test_fraction"),
-    (Config(description_index=3), "description_index 3 is out of range"),
+@pytest.mark.parametrize(("options", "message"), [
+    ({"template": "{caption} only"}, "must contain {description}"),
+    ({"template": "{caption} {desc}"}, "may use only"),
+    ({"tie_policy": "loose"}, "tie_policy"),
+    ({"transforms": "hflip"}, "at least two"),
+    ({"transforms": "hflip,twirl"}, "unknown transform"),
+    ({"probe_test_fraction": "1.0"}, "transforms.probe_test_fraction='1.0'"),
+    ({"description_index": "3"}, "description_index 3 is out of range"),
 ])
-def test_config_errors(config, message):
+def test_config_errors(options, message):
     with pytest.raises(SpecError, match=message):
-        run(config, caption_source(2))
+        run(build_config(Config, options, suite="transforms"), caption_source(2))
 
 
 def test_result_writes_to_a_run_directory(tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -102,13 +102,13 @@ def run(
         raise SpecError(f"no suite of {suite_names} accepts the data given ({kinds})")
     if finished:
         _check_resumable(out_dir, stored, dtype=dtype, seed=seed,
-                         suite_configs={name: _asdict(cfg) for name, cfg in configs.items()})
+                         suite_configs={name: cfg.model_dump() for name, cfg in configs.items()})
     rundir = RunDirectory(out_dir, resume=resume)
     env = environment()
     config_record = {
         "models": models, "suites": suite_names, "data": {s: plan[s] for s in suite_names},
         "device": device, "dtype": dtype, "batch_size": batch_size, "seed": seed,
-        "suite_configs": {name: _asdict(cfg) for name, cfg in configs.items()},
+        "suite_configs": {name: cfg.model_dump() for name, cfg in configs.items()},
         "cache_dir": str(cache_dir), "resume": resume,
     }
     write_json_atomic(out_dir / "config.json", config_record)
@@ -192,10 +192,9 @@ def _cache_arg(cache_dir: str | Path | None) -> Any:
 
 
 def _suite_config(suite: Any, overrides: dict[str, Any], seed: int) -> Any:
-    names = {f.name for f in fields(suite.Config)}
-    if "seed" in names and "seed" not in overrides:
+    if "seed" in suite.Config.model_fields and "seed" not in overrides:
         overrides = {**overrides, "seed": seed}
-    config = build_config(suite.Config, overrides, label=f"suite {suite.name}")
+    config = build_config(suite.Config, overrides, suite=suite.name)
     suite.check(config)  # a bad option stops the run before its directory exists
     return config
 
@@ -247,6 +246,3 @@ def _record(summary: RunSummary, payload: dict[str, Any], manifest: Path, on_uni
     if on_unit is not None:
         on_unit(payload)
 
-
-def _asdict(config: Any) -> dict[str, Any]:
-    return {f.name: getattr(config, f.name) for f in fields(config)}

@@ -16,10 +16,10 @@ model spec matches (`references/spatial.json`).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field, field_validator
 
 from vlmaudit.data.images import ImageRef, file_image
 from vlmaudit.data.readers import mmvp as mmvp_reader
@@ -30,7 +30,7 @@ from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.selection import check_tie_policy
 from vlmaudit.results import Metric, SuiteResult
-from vlmaudit.suites.base import RunContext
+from vlmaudit.suites.base import RunContext, SuiteConfig
 from vlmaudit.suites.spatial import mmvp as spatial_mmvp
 from vlmaudit.suites.spatial import whatsup as spatial_whatsup
 from vlmaudit.suites.spatial import winoground as spatial_winoground
@@ -42,20 +42,29 @@ TABLE1 = {  # paper Table 1 columns: mean of two subsets' individual accuracies
 }
 
 
-@dataclass
-class Config:
+class Config(SuiteConfig):
     seed: int = 0
     tie_policy: str = "strict"  # main rule; each benchmark's own rule is added as @legacy
     legacy: bool = True
     score_dtype: str = "fp32"  # "fp16" rounds embeddings and dots in fp16, like the What'sUp code
-    n_boot: int = 1000
+    n_boot: int = Field(1000, ge=1)
     neutral_prompt: str = "a photo."  # blind scorers: caption prior and image prior
     prior_images: str = ""  # What'sUp caption prior: directory of reference images R ("" = auto)
-    prior_max: int = 1000  # at most this many reference images (sorted by name)
-    n_sets: int = 40  # generated What'sUp-like object pairs (4 images each)
-    n_groups: int = 80  # generated Winoground-like 2x2 groups
-    n_pairs: int = 80  # generated MMVP-like image pairs
-    n_prior: int = 64  # generated reference images for the caption prior
+    prior_max: int = Field(1000, ge=1)  # at most this many reference images (sorted by name)
+    n_sets: int = Field(40, ge=1)  # generated What'sUp-like object pairs (4 images each)
+    n_groups: int = Field(80, ge=1)  # generated Winoground-like 2x2 groups
+    n_pairs: int = Field(80, ge=1)  # generated MMVP-like image pairs
+    n_prior: int = Field(64, ge=1)  # generated reference images for the caption prior
+
+    @field_validator("tie_policy")
+    @classmethod
+    def _tie_policy(cls, policy: str) -> str:
+        return check_tie_policy(policy)
+
+    @field_validator("score_dtype")
+    @classmethod
+    def _score_dtype(cls, dtype: str) -> str:
+        return check_score_dtype(dtype)
 
 
 class SpatialSuite:
@@ -65,15 +74,10 @@ class SpatialSuite:
     accepts = ("scenes", "whatsup", "winoground", "mmvp-vlm")
 
     def check(self, config: Config) -> None:
-        check_tie_policy(config.tie_policy)
-        check_score_dtype(config.score_dtype)
-        counts = ("n_sets", "n_groups", "n_pairs", "n_prior", "prior_max", "n_boot")
-        if small := [f"{k}={getattr(config, k)}" for k in counts if getattr(config, k) < 1]:
-            raise SpecError(f"{', '.join(small)}: must be >= 1")
+        """Nothing beyond the Config's own validation: every option is checked on construction."""
 
     def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         start = time.perf_counter()
-        self.check(config)
         scorer = Scorer(ctx.engine, config.score_dtype, config.neutral_prompt)
         kit = MetricKit(config.seed, config.n_boot, references_for(ctx.model.spec))
         runners = {"whatsup": _whatsup, "winoground": _winoground, "mmvp-vlm": _mmvp, "scenes": _scenes}
@@ -85,7 +89,7 @@ class SpatialSuite:
             flags.append(f"scores computed in {config.score_dtype} (legacy emulation), not fp32")
         return [SuiteResult(
             suite=self.name, model=ctx.model.spec, data=data.spec.name, metrics=metrics,
-            config=asdict(config), samples=samples, flags=flags, extra=extra,
+            config=config.model_dump(), samples=samples, flags=flags, extra=extra,
             data_fingerprint=data.fingerprint(), seconds=time.perf_counter() - start, headline=headline,
         )]
 
