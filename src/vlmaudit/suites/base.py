@@ -4,7 +4,9 @@ A suite is a name, a `SuiteConfig` model, `check(config)` and `run(ctx, data, co
 list[SuiteResult]` (one result per data source it ran on). The runner calls `check` on every
 suite before it creates the run directory, so a bad option never leaves a run behind. A suite
 gets embeddings only through `ctx.engine`, so caching, dtype and distributed sharding apply
-everywhere, and it never writes files.
+everywhere, and it never writes files. A suite with plots also has `figures(result, samples) ->
+{stem: Figure}`, a function of a stored unit (results.json payload, samples rows) that the run
+directory calls after writing the unit and again to re-render a finished run.
 """
 
 from __future__ import annotations

@@ -226,19 +226,12 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         "indistinct_descriptions": indistinct,
         "paper_notes": paper_table()["notes"], "paper_exp2_gap_range": paper_table()["exp2_gap_range"],
     }
-    figures = {
-        "per_transform_accuracy": plots.per_transform_bars(analysis.panels, names, categories),
-        "exp2_gap_histogram": plots.gap_histogram(analysis.gaps),
-        "exp3_confusion": plots.confusion_matrices(
-            {f"Exp 3, {v} options": np.asarray(analysis.extra["exp3_confusion"][v])
-             for v in ("bare", "captioned")}, names),
-    }
     return [SuiteResult(
         suite=SUITE.name, model=ctx.model.spec, data=data.spec.name, metrics=analysis.metrics,
         config=config.model_dump(),
         samples={"trials": _samples(items, transforms, chosen, desc, wrong, scores, analysis.outcomes)},
         flags=_flags(config, data, k) + analysis.flags + model_flags + hackable_flags(analysis.metrics),
-        figures=figures, extra=extra,
+        extra=extra,
         data_fingerprint=data.fingerprint(), headline=HEADLINE,
     )]
 
@@ -304,6 +297,9 @@ class TransformsSuite:
 
     def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         return run(ctx, data, config)
+
+    def figures(self, result: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        return plots.figures(result, samples)
 
 
 SUITE = TransformsSuite()
