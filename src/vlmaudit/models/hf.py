@@ -123,11 +123,31 @@ def _source(rest: str, spec: str) -> str:
     return rest
 
 
+def resolve(rest: str) -> str:
+    """The directory or cached hub name of `hf:REST`, found without loading it (its config.json)."""
+    spec = f"hf:{rest}"
+    source = _source(rest, spec)
+    if Path(source).is_dir():
+        if not (Path(source) / "config.json").is_file():
+            raise load_error(spec, f"directory {source} has no config.json")
+        return source
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(source, "config.json")
+    except ValueError:  # not a valid hub repo id
+        cached = None
+    if not isinstance(cached, str):
+        raise load_error(spec, "no model config found in the local Hugging Face cache "
+                               "(nothing is downloaded)")
+    return source
+
+
 def load(rest: str, *, device: torch.device, dtype: torch.dtype) -> HFModel:
     from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoTokenizer
 
     spec = f"hf:{rest}"
-    source = _source(rest, spec)
+    source = resolve(rest)
     where = "directory" if Path(source).is_dir() else "local Hugging Face cache (nothing is downloaded)"
     try:
         config = AutoConfig.from_pretrained(source, local_files_only=True)

@@ -148,11 +148,16 @@ def _tokenizer(arch: str, spec: str):
         raise load_error(spec, f"cannot build the tokenizer of {arch} offline", exc) from exc
 
 
+def resolve(rest: str) -> Source:
+    """Architecture, weights file and preprocessing of `openclip:REST`, found without loading weights."""
+    return parse(rest, f"openclip:{rest}")
+
+
 def load(rest: str, *, device: torch.device, dtype: torch.dtype) -> OpenClipModel:
     import open_clip
 
     spec = f"openclip:{rest}"
-    source = parse(rest, spec)
+    source = resolve(rest)
     forced = quick_gelu_switch(source, spec)
     arch_quick = bool(open_clip.get_model_config(source.arch).get("quick_gelu"))
 
