@@ -85,7 +85,8 @@ class WhatsUpSource:
     kind: str = "whatsup"
 
     def fingerprint(self) -> str:
-        return fingerprint_of("whatsup", self.digests, sorted(self.subsets))
+        images = [item.image.key for items in self.subsets.values() for item in items]  # content hashes
+        return fingerprint_of("whatsup", self.digests, sorted(self.subsets), images)
 
 
 def open_source(spec: DataSpec) -> WhatsUpSource:
