@@ -260,3 +260,54 @@ def test_an_unwritable_output_path_is_one_line_with_exit_code_2(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and str(blocker) in done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_the_python_api_and_the_cli_resume_the_same_run_alike(tmp_path):
+    """Catches `vlmaudit.run(out=..., resume=True)` refusing a resume the CLI accepts: the API filled
+    dtype/seed it was not given with the defaults (fp32, 0), not the stored run's, and then refused
+    that 'change'; only the CLI read them from config.json."""
+    from click.testing import CliRunner
+
+    from vlmaudit.cli import cli
+
+    configs = {}
+    for via in ("api", "cli"):
+        out = tmp_path / via
+        run(["toy:16", "toy:8"], ["fake"], out=out, cache_dir=None, progress=False, dtype="bf16", seed=5,
+            batch_size=7, options={"fake": {"n": "3"}})
+        (out / "toy-8" / "fake" / "fake" / "results.json").unlink()  # interrupted before the 2nd unit
+        fake_suite.CALLS.clear()
+        if via == "api":
+            run(out=out, resume=True, cache_dir=None, progress=False)
+        else:
+            args = ["run", "--out", str(out), "--resume", "--cache-dir", "none", "--quiet"]
+            done = CliRunner().invoke(cli, args)
+            assert done.exit_code == 0, done.output
+        assert fake_suite.CALLS == ["fake"], via  # only the missing unit
+        configs[via] = json.loads((out / "config.json").read_text())
+    assert configs["api"] == configs["cli"]
+    assert (configs["api"]["dtype"], configs["api"]["seed"], configs["api"]["batch_size"]) == ("bf16", 5, 7)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"seed": 6}, "seed 5 -> 6"),
+    ({"options": {"fake": {"seed": "6"}}}, "fake.seed 5 -> 6"),
+])
+def test_resume_with_a_changed_seed_is_refused(tmp_path, kwargs, message):
+    """Catches a resume that accepts another seed: finished units (bootstrap CIs, sampled items)
+    would be kept beside new ones drawn from a different seed, in one run that claims one seed."""
+    out = tmp_path / "run"
+    run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False, seed=5)
+    with pytest.raises(SpecError, match=message):
+        run(["toy:8"], out=out, cache_dir=None, progress=False, resume=True, **kwargs)
+    assert fake_suite.CALLS == ["fake"]
+
+
+def test_resume_on_data_that_changed_since_its_units_finished_is_refused(tmp_path, monkeypatch):
+    """Catches a resume that keeps units computed on other data under the same --data text (files
+    edited, a new scene generator): the fingerprint stored with each finished unit must still match."""
+    out = tmp_path / "run"
+    run(["toy:16"], ["fake"], out=out, cache_dir=None, progress=False)
+    monkeypatch.setattr(fake_suite.FakeSource, "fingerprint", lambda self: "0" * 32)
+    with pytest.raises(SpecError, match=r"data 'fake' fingerprint \w{8} -> 00000000"):
+        run(["toy:8"], out=out, cache_dir=None, progress=False, resume=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -11,6 +12,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from toy import ToyModel
+from vlmaudit.atomic import json_default
 from vlmaudit.data.images import memory_image
 from vlmaudit.data.items import ImageCaptions
 from vlmaudit.data.readers.captions import CaptionSource
@@ -19,7 +21,7 @@ from vlmaudit.engine import Engine
 from vlmaudit.errors import SpecError
 from vlmaudit.perturb.image_transforms import load_catalogue
 from vlmaudit.report.rundir import RunDirectory
-from vlmaudit.suites.base import RunContext
+from vlmaudit.suites.base import RunContext, build_config
 from vlmaudit.suites.transforms.suite import FLAG_LIST, HEADLINE, SUITE, Config
 
 NAMES_24 = tuple(t.name for t in load_catalogue())[:24]
@@ -80,8 +82,11 @@ def test_all_metrics_figures_and_samples(result):
     assert exp2.ci_low <= exp2.value <= exp2.ci_high
     assert res.metric("accuracy", "control/probe").n % 24 == 0
     assert exp2.reference is None  # a toy model is not one of the paper's
-    assert set(res.figures) == {"per_transform_accuracy", "exp2_gap_histogram", "exp3_confusion"}
-    assert all(isinstance(f, Figure) for f in res.figures.values())
+    stored = json.loads(json.dumps({"result": res.to_json(), "samples": res.samples}, default=json_default))
+    figures = SUITE.figures(stored["result"], stored["samples"])  # from what results.json and samples hold
+    assert set(figures) == {"per_transform_accuracy", "exp2_gap_histogram", "exp3_confusion"}
+    assert all(isinstance(f, Figure) for f in figures.values())
+    assert len(figures["per_transform_accuracy"].axes) == 7  # Exp 1, 2, two controls, Exp 3 x 2, probe
     assert FLAG_LIST in res.flags
     assert len(res.samples["trials"]) == 240
     assert np.asarray(res.extra["exp3_confusion"]["bare"]).sum() == 240
@@ -165,18 +170,18 @@ def test_description_index_and_user_transforms_file(tmp_path):
     assert len({r["description_index"] for r in hashed.samples["trials"]}) > 1
 
 
-@pytest.mark.parametrize(("config", "message"), [
-    (Config(template="{caption} only"), "must contain {description}"),
-    (Config(template="{caption} {desc}"), "may use only"),
-    (Config(tie_policy="loose"), "tie_policy"),
-    (Config(transforms=("hflip",)), "at least two"),
-    (Config(transforms=("hflip", "twirl")), "unknown transform"),
-    (Config(probe_test_fraction=1.0), "probe_test_fraction"),
-    (Config(description_index=3), "description_index 3 is out of range"),
+@pytest.mark.parametrize(("options", "message"), [
+    ({"template": "{caption} only"}, "must contain {description}"),
+    ({"template": "{caption} {desc}"}, "may use only"),
+    ({"tie_policy": "loose"}, "tie_policy"),
+    ({"transforms": "hflip"}, "at least two"),
+    ({"transforms": "hflip,twirl"}, "unknown transform"),
+    ({"probe_test_fraction": "1.0"}, "transforms.probe_test_fraction='1.0'"),
+    ({"description_index": "3"}, "description_index 3 is out of range"),
 ])
-def test_config_errors(config, message):
+def test_config_errors(options, message):
     with pytest.raises(SpecError, match=message):
-        run(config, caption_source(2))
+        run(build_config(Config, options, suite="transforms"), caption_source(2))
 
 
 def test_result_writes_to_a_run_directory(tmp_path):
@@ -186,6 +191,21 @@ def test_result_writes_to_a_run_directory(tmp_path):
     assert payload["headline"] == HEADLINE
     assert len(payload["figures"]) == 3 and all((unit / f).is_file() for f in payload["figures"])
     assert len((unit / "samples" / "trials.jsonl").read_text().splitlines()) == 9
+
+
+def test_a_finished_unit_re_renders_its_figures_from_disk(tmp_path):
+    """Catches figures that exist only as objects of the live run (a finished run could not be
+    re-rendered), and a re-render that draws blank or different files."""
+    res, _ = run(Config(transforms=("hflip", "rotate_90", "grayscale"), n_boot=20), caption_source(3))
+    rundir = RunDirectory(tmp_path / "run", resume=False)
+    unit = rundir.write_unit(replace(res), {"test": True})
+    written = json.loads((unit / "results.json").read_text())["figures"]
+    shutil.rmtree(unit / "figures")
+    again = RunDirectory(tmp_path / "run", resume=True).render_figures(unit)
+    assert again == written and json.loads((unit / "results.json").read_text())["figures"] == written
+    for path in again:
+        pixels = np.asarray(Image.open(unit / path).convert("L"))
+        assert pixels.std() > 10, path  # drawn, not an empty canvas
 
 
 def test_tiny_hf_clip(tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,10 @@ from vlmaudit.report.provenance import environment, now
 from vlmaudit.report.rundir import RunDirectory
 from vlmaudit.report.table import markdown_table
 from vlmaudit.results import SuiteResult
+from vlmaudit.specs import ModelSpec
 from vlmaudit.suites.base import RunContext, build_config
+
+SETTINGS = {"device": "cpu", "dtype": "fp32", "batch_size": 64, "seed": 0}  # defaults of run settings
 
 
 @dataclass
@@ -46,10 +49,10 @@ def run(
     data: Sequence[str] = (),
     *,
     out: str | Path | None = None,
-    device: str = "cpu",
-    dtype: str = "fp32",
-    batch_size: int = 64,
-    seed: int = 0,
+    device: str | None = None,
+    dtype: str | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
     options: dict[str, dict[str, Any]] | None = None,
     cache_dir: str | Path | None = "default",
     resume: bool = False,
@@ -61,13 +64,17 @@ def run(
     resume: skip the units already in `out`. Once a unit has finished, the run is extended, not
     replaced: what is not given comes from its config.json and what is given is added (a bare
     resume continues the interrupted run; `--model NEW` adds a model to it). Changed settings
-    for finished units are refused.
+    for finished units are refused. device, dtype, batch_size and seed left as None are the resumed
+    run's, else the defaults (`SETTINGS`): the CLI passes None for what the user did not type, so
+    the CLI and this function resume alike.
 
     options: per-suite config overrides, e.g. {"transforms": {"n_images": 100}}.
     on_unit: optional callback(payload) after each finished unit, for live printing.
     """
     started = time.perf_counter()
     stored = stored_config(Path(out)) if resume and out is not None else None
+    given = {"device": device, "dtype": dtype, "batch_size": batch_size, "seed": seed}
+    device, dtype, batch_size, seed = _settings(given, stored).values()
     finished = stored is not None and any(Path(out).rglob("results.json"))
     given_suites = list(suites)
     options = options or {}
@@ -80,6 +87,7 @@ def run(
                    for name in dict.fromkeys([*stored["suite_configs"], *options])}
     # a name given twice is one unit, not two (dict keeps the user's order)
     models = list(dict.fromkeys(models)) or [DEFAULT_MODEL]
+    model_specs = {text: ModelSpec.parse(text) for text in models}  # a typo fails before any file exists
     data = _distinct_data(data)
     suite_names = list(dict.fromkeys(suites)) or default_suites()
     suite_objs = {name: SUITES.get(name) for name in suite_names}
@@ -100,13 +108,14 @@ def run(
         raise SpecError(f"no suite of {suite_names} accepts the data given ({kinds})")
     if finished:
         _check_resumable(out_dir, stored, dtype=dtype, seed=seed,
-                         suite_configs={name: _asdict(cfg) for name, cfg in configs.items()})
+                         suite_configs={name: cfg.model_dump() for name, cfg in configs.items()},
+                         sources=sources)
     rundir = RunDirectory(out_dir, resume=resume)
     env = environment()
     config_record = {
         "models": models, "suites": suite_names, "data": {s: plan[s] for s in suite_names},
         "device": device, "dtype": dtype, "batch_size": batch_size, "seed": seed,
-        "suite_configs": {name: _asdict(cfg) for name, cfg in configs.items()},
+        "suite_configs": {name: cfg.model_dump() for name, cfg in configs.items()},
         "cache_dir": str(cache_dir), "resume": resume,
     }
     write_json_atomic(out_dir / "config.json", config_record)
@@ -122,7 +131,7 @@ def run(
         if not todo:
             continue
         with library_progress(progress):
-            model = load_model(spec, device=device, dtype=dtype)
+            model = load_model(model_specs[spec], device=device, dtype=dtype)
         engine = Engine(model, batch_size=batch_size, progress=progress, cache_dir=_cache_arg(cache_dir))
         ctx = RunContext(model=model, engine=engine, seed=seed, progress=progress)
         for suite_name, data_text in todo:
@@ -164,9 +173,18 @@ def stored_config(out_dir: Path) -> dict[str, Any] | None:
         raise SpecError(f"cannot resume {out_dir}: {path} is not valid JSON ({err})") from None
 
 
+def _settings(given: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    """Run settings: what was given, else the resumed run's, else the default. The one rule both the
+    CLI and the Python API resume by (the CLI passes None for an option the user did not type)."""
+    return {key: given[key] if given[key] is not None else (stored or {}).get(key, default)
+            for key, default in SETTINGS.items()}
+
+
 def _check_resumable(out_dir: Path, stored: dict[str, Any], *, dtype: str, seed: int,
-                     suite_configs: dict[str, dict[str, Any]]) -> None:
-    """Refuse a resume whose settings differ from the finished units', which would be skipped as done."""
+                     suite_configs: dict[str, dict[str, Any]], sources: dict[str, DataSource]) -> None:
+    """Refuse a resume whose settings or data differ from the finished units', which would be
+    skipped as done and mixed with new ones: dtype, seed, any suite option, and the fingerprint of
+    any data a finished unit ran on."""
     now_record = {"dtype": dtype, "seed": seed}
     differ = [f"{key} {stored.get(key)!r} -> {value!r}" for key, value in now_record.items()
               if stored.get(key) != value]
@@ -176,6 +194,13 @@ def _check_resumable(out_dir: Path, stored: dict[str, Any], *, dtype: str, seed:
             new = json.loads(json.dumps(config, default=json_default))
             differ += [f"{name}.{key} {old_configs[name].get(key)!r} -> {new[key]!r}"
                        for key in new if old_configs[name].get(key) != new[key]]
+    for path in sorted(out_dir.rglob("results.json")):
+        unit = json.loads(path.read_text())
+        source = sources.get(unit.get("data"))
+        if source is not None and unit.get("data_fingerprint") not in ("", source.fingerprint()):
+            differ.append(f"data {unit['data']!r} fingerprint {unit['data_fingerprint'][:8]} -> "
+                          f"{source.fingerprint()[:8]} (the data changed since {path.parent} finished)")
+    differ = list(dict.fromkeys(differ))
     if differ:
         raise SpecError(f"cannot resume {out_dir} with other settings ({'; '.join(differ)}); "
                         "use the original ones or another --out")
@@ -190,10 +215,9 @@ def _cache_arg(cache_dir: str | Path | None) -> Any:
 
 
 def _suite_config(suite: Any, overrides: dict[str, Any], seed: int) -> Any:
-    names = {f.name for f in fields(suite.Config)}
-    if "seed" in names and "seed" not in overrides:
+    if "seed" in suite.Config.model_fields and "seed" not in overrides:
         overrides = {**overrides, "seed": seed}
-    config = build_config(suite.Config, overrides, label=f"suite {suite.name}")
+    config = build_config(suite.Config, overrides, suite=suite.name)
     suite.check(config)  # a bad option stops the run before its directory exists
     return config
 
@@ -246,6 +270,3 @@ def _record(summary: RunSummary, payload: dict[str, Any], manifest: Path, on_uni
     if on_unit is not None:
         on_unit(payload)
 
-
-def _asdict(config: Any) -> dict[str, Any]:
-    return {f.name: getattr(config, f.name) for f in fields(config)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 
 import click
 from click.core import ParameterSource
@@ -62,21 +61,18 @@ def run(more_suites, models, suites, data, out, device, dtype, batch_size, seed,
     from vlmaudit.registry import SUITES
     from vlmaudit.report.table import print_table
     from vlmaudit.runner import run as run_audit
-    from vlmaudit.runner import stored_config
 
-    stored = stored_config(Path(out)) if resume and out is not None else None
-    if stored is not None:  # settings not given again are the interrupted run's, not the defaults
-        ctx = click.get_current_context()
-        given = {name: ctx.get_parameter_source(name) != ParameterSource.DEFAULT
-                 for name in ("device", "dtype", "batch_size", "seed")}
-        device = device if given["device"] else stored.get("device", device)
-        dtype = dtype if given["dtype"] else stored.get("dtype", dtype)
-        batch_size = batch_size if given["batch_size"] else stored.get("batch_size", batch_size)
-        seed = seed if given["seed"] else stored.get("seed", seed)
+    ctx = click.get_current_context()
+
+    def typed(name: str, value):
+        """None for an option the user did not type: the runner then takes the resumed run's value."""
+        return None if ctx.get_parameter_source(name) == ParameterSource.DEFAULT else value
+
     suite_names = [name for entry in (*suites, *more_suites) for name in entry.replace(",", " ").split()]
     summary = run_audit(
-        models=list(models), suites=suite_names, data=list(data), out=out, device=device, dtype=dtype,
-        batch_size=batch_size, seed=seed, options=parse_options(option_pairs),
+        models=list(models), suites=suite_names, data=list(data), out=out, device=typed("device", device),
+        dtype=typed("dtype", dtype), batch_size=typed("batch_size", batch_size), seed=typed("seed", seed),
+        options=parse_options(option_pairs),
         cache_dir=None if cache_dir == "none" else cache_dir, resume=resume, progress=not quiet,
         on_unit=_announce,
     )

@@ -128,4 +128,5 @@ class ChoiceSource:
 
     def fingerprint(self) -> str:
         digests = [hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in self.files]
-        return fingerprint_of(self.kind, digests, sorted(self.spec.options.items()), self.alpha)
+        images = [item.image.key for items in self.subsets().values() for item in items]  # content hashes
+        return fingerprint_of(self.kind, digests, sorted(self.spec.options.items()), self.alpha, images)

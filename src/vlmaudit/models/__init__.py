@@ -7,6 +7,7 @@ import torch
 from vlmaudit.errors import SpecError
 from vlmaudit.models.base import ImageTextModel, Preprocessing
 from vlmaudit.registry import MODEL_BACKENDS
+from vlmaudit.specs import ModelSpec
 
 DEFAULT_MODEL = "builtin:scenes"
 
@@ -37,24 +38,11 @@ def parse_device(name: str | torch.device) -> torch.device:
     return device
 
 
-def split_spec(spec: str) -> tuple[str, str]:
-    backend, sep, rest = spec.partition(":")
-    if not sep or not rest:
-        raise SpecError(
-            f"model spec {spec!r} must look like BACKEND:NAME "
-            f"(backends: {', '.join(MODEL_BACKENDS.names())})"
-        )
-    return backend, rest
-
-
-def load_model(spec: str = DEFAULT_MODEL, *, device: str = "cpu", dtype: str = "fp32") -> ImageTextModel:
+def load_model(spec: str | ModelSpec = DEFAULT_MODEL, *, device: str = "cpu",
+               dtype: str = "fp32") -> ImageTextModel:
     """Resolve a spec such as "hf:openai/clip-vit-base-patch32" to a ready, eval-mode model."""
-    backend, rest = split_spec(spec)
-    try:
-        loader = MODEL_BACKENDS.get(backend)
-    except SpecError as err:
-        raise SpecError(f"model spec {spec!r}: {err}") from None
-    return loader(rest, device=parse_device(device), dtype=parse_dtype(dtype))
+    spec = spec if isinstance(spec, ModelSpec) else ModelSpec.parse(spec)
+    return MODEL_BACKENDS.get(spec.backend)(spec.rest, device=parse_device(device), dtype=parse_dtype(dtype))
 
 
 __all__ = ["DEFAULT_MODEL", "ImageTextModel", "Preprocessing", "load_model", "parse_device", "parse_dtype"]

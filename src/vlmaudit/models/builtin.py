@@ -85,14 +85,20 @@ def resolve_paths(name: str) -> tuple[Path, Path]:
     return weights, weights.with_suffix(".json")
 
 
-def load_module(name: str) -> tuple[DualEncoder, dict]:
-    """The fp32 `DualEncoder` and its JSON record; raises ModelLoadError on anything missing or wrong."""
+def resolve(name: str) -> tuple[Path, Path]:
+    """(weights, config) of `builtin:NAME`, both present, found without loading them."""
     weights, config = resolve_paths(name)
     if not weights.is_file() or not config.is_file():
         shipped = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
         raise ModelLoadError(
             f"builtin model {name!r}: need {weights} and {config} (shipped: {', '.join(shipped) or 'none'})"
         )
+    return weights, config
+
+
+def load_module(name: str) -> tuple[DualEncoder, dict]:
+    """The fp32 `DualEncoder` and its JSON record; raises ModelLoadError on anything missing or wrong."""
+    weights, config = resolve(name)
     try:
         record = json.loads(config.read_text())
         if record.get("format") != FORMAT:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from vlmaudit.data.source import fingerprint_of
 from vlmaudit.errors import EmbeddingError
 from vlmaudit.models._hf_config import (
     TextSettings,
@@ -43,9 +44,14 @@ class HFModel(ImageTextModel):
         self.logit_scale = float(scale.exp().item()) if scale is not None else 100.0
         bias = getattr(model, "logit_bias", None)
         self.logit_bias = float(bias.item()) if bias is not None else None
+        self._hashes = {"config_hash": fingerprint_of(_architecture(model.config.to_dict())),
+                        "tokenizer_hash": _tokenizer_hash(tokenizer)}
 
     def fingerprint_extra(self) -> dict:
-        return {"backend": "hf", "model_class": type(self.model).__name__, **self.text.to_dict()}
+        """Beside weights and preprocessing, what changes outputs: the config (an activation such as
+        quick_gelu is config, not weights), the tokenizer (vocabulary, normaliser) and text padding."""
+        return {"backend": "hf", "model_class": type(self.model).__name__, **self.text.to_dict(),
+                **self._hashes}
 
     # -- images ---------------------------------------------------------------------------------
     def _model_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -98,6 +104,19 @@ class HFModel(ImageTextModel):
         return project(hidden)
 
 
+def _architecture(config: dict) -> dict:
+    """A config dict without where it was read from and which library version wrote it."""
+    return {k: _architecture(v) if isinstance(v, dict) else v for k, v in config.items()
+            if k not in ("_name_or_path", "transformers_version")}
+
+
+def _tokenizer_hash(tokenizer) -> str:
+    """The tokenizer's full definition (fast: its tokenizers JSON; else its vocabulary)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    definition = backend.to_str() if backend is not None else sorted(tokenizer.get_vocab().items())
+    return fingerprint_of(type(tokenizer).__name__, definition)
+
+
 def _naflex_inputs(x: torch.Tensor, patch: int) -> dict:
     """SigLIP 2 NaFlex takes flattened patches [N, P, p*p*C] (row-major, channels last) + their grid."""
     n, c, h, w = x.shape
@@ -128,11 +147,31 @@ def _source(rest: str, spec: str) -> str:
     return rest
 
 
+def resolve(rest: str) -> str:
+    """The directory or cached hub name of `hf:REST`, found without loading it (its config.json)."""
+    spec = f"hf:{rest}"
+    source = _source(rest, spec)
+    if Path(source).is_dir():
+        if not (Path(source) / "config.json").is_file():
+            raise load_error(spec, f"directory {source} has no config.json")
+        return source
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(source, "config.json")
+    except ValueError:  # not a valid hub repo id
+        cached = None
+    if not isinstance(cached, str):
+        raise load_error(spec, "no model config found in the local Hugging Face cache "
+                               "(nothing is downloaded)")
+    return source
+
+
 def load(rest: str, *, device: torch.device, dtype: torch.dtype) -> HFModel:
     from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoTokenizer
 
     spec = f"hf:{rest}"
-    source = _source(rest, spec)
+    source = resolve(rest)
     where = "directory" if Path(source).is_dir() else "local Hugging Face cache (nothing is downloaded)"
     try:
         config = AutoConfig.from_pretrained(source, local_files_only=True)

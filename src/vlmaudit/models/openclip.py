@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from vlmaudit.data.source import fingerprint_of
 from vlmaudit.models._loading import load_error, seeded
 from vlmaudit.models._openclip_source import Source, is_torchscript, parse, quick_gelu_switch
 from vlmaudit.models.base import ImageTextModel, Preprocessing, hash_state_dict
@@ -45,10 +46,16 @@ class OpenClipModel(ImageTextModel):
         bias = getattr(model, "logit_bias", None)
         self.logit_bias = float(bias.item()) if bias is not None else None
         self.truncated: dict[str, None] = {}  # every text cut to the context, in first-seen order
+        import open_clip
+
+        self._arch_config_hash = fingerprint_of(open_clip.get_model_config(source.arch))
 
     def fingerprint_extra(self) -> dict:
+        """Beside weights and preprocessing: the activation actually built and the architecture's
+        config (a re-registered arch of the same name, another context length or tokenizer)."""
         return {"backend": "openclip", "arch": self.source.arch, "pretrained": self.source.tag,
-                "quick_gelu": self.quick_gelu, "quick_gelu_forced": self.quick_gelu_forced}
+                "quick_gelu": self.quick_gelu, "quick_gelu_forced": self.quick_gelu_forced,
+                "arch_config_hash": self._arch_config_hash}
 
     def _model_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.preprocessing.normalise(pixels.to(self.device, torch.float32)).to(self.dtype)
@@ -185,11 +192,16 @@ def _tokenizer(arch: str, spec: str):
         raise load_error(spec, f"cannot build the tokenizer of {arch} offline", exc) from exc
 
 
+def resolve(rest: str) -> Source:
+    """Architecture, weights file and preprocessing of `openclip:REST`, found without loading weights."""
+    return parse(rest, f"openclip:{rest}")
+
+
 def load(rest: str, *, device: torch.device, dtype: torch.dtype) -> OpenClipModel:
     import open_clip
 
     spec = f"openclip:{rest}"
-    source = parse(rest, spec)
+    source = resolve(rest)
     forced = quick_gelu_switch(source, spec)
     arch_quick = bool(open_clip.get_model_config(source.arch).get("quick_gelu"))
 

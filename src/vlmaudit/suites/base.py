@@ -1,16 +1,20 @@
 """The suite contract.
 
-A suite is a name, a config dataclass, `check(config)` and `run(ctx, data, config) ->
+A suite is a name, a `SuiteConfig` model, `check(config)` and `run(ctx, data, config) ->
 list[SuiteResult]` (one result per data source it ran on). The runner calls `check` on every
 suite before it creates the run directory, so a bad option never leaves a run behind. A suite
 gets embeddings only through `ctx.engine`, so caching, dtype and distributed sharding apply
-everywhere, and it never writes files.
+everywhere, and it never writes files. A suite with plots also has `figures(result, samples) ->
+{stem: Figure}`, a function of a stored unit (results.json payload, samples rows) that the run
+directory calls after writing the unit and again to re-render a finished run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Protocol
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import SpecError
@@ -45,40 +49,37 @@ class Suite(Protocol):
     def run(self, ctx: RunContext, data: DataSource, config: Any) -> list[SuiteResult]: ...
 
 
-def build_config(config_cls: type, overrides: dict[str, Any], label: str = "") -> Any:
-    """Config dataclass from `key=value` overrides, cast to each field's default's type.
+class SuiteConfig(BaseModel):
+    """Base of every suite's Config: unknown keys and mistyped values are refused, values are frozen.
 
-    label names the owner in errors ("suite transforms"): every suite's class is called Config.
+    A config is valid by construction (field constraints and validators), so the same checks apply
+    to `--option` strings, Python values and a resumed run's config.json (lists for tuples).
     """
-    known = {f.name: f for f in fields(config_cls)}
-    unknown = sorted(set(overrides) - set(known))
-    if unknown:
-        owner = label or config_cls.__name__
-        raise SpecError(f"unknown option(s) {unknown} for {owner} (known: {sorted(known)})")
-    base = config_cls()
-    values = {}
-    for key, raw in overrides.items():
-        current = getattr(base, key)
-        values[key] = _cast(raw, current, key)
-    return config_cls(**values)
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _cast(raw: Any, current: Any, key: str) -> Any:
-    if isinstance(raw, list) and isinstance(current, tuple):  # a tuple field read back from config.json
-        return tuple(raw)
-    if not isinstance(raw, str):
-        return raw
+def _split_commas(value: Any) -> Any:
+    """`--option suite.key=a,b` arrives as one string; a tuple field reads it as a comma list."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+Names = Annotated[tuple[str, ...], BeforeValidator(_split_commas)]  # tuple field settable from the CLI
+
+
+def build_config(config_cls: type[SuiteConfig], overrides: dict[str, Any], suite: str = "") -> SuiteConfig:
+    """The suite's Config from overrides (CLI strings or JSON values); errors are one line."""
+    owner = f"suite {suite}" if suite else config_cls.__name__
+    known = sorted(config_cls.model_fields)
+    if unknown := sorted(set(overrides) - set(known)):
+        raise SpecError(f"unknown option(s) {unknown} for {owner} (known: {known})")
     try:
-        if isinstance(current, bool):
-            if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
-                raise ValueError(raw)
-            return raw.lower() in {"1", "true", "yes"}
-        if isinstance(current, int):
-            return int(raw)
-        if isinstance(current, float):
-            return float(raw)
-        if isinstance(current, tuple):
-            return tuple(part for part in raw.split(",") if part)
-    except ValueError:
-        raise SpecError(f"option {key}={raw!r} does not match type {type(current).__name__}") from None
-    return raw
+        return config_cls.model_validate(overrides)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(part) for part in first["loc"][:1])
+        reason = str(first.get("ctx", {}).get("error", "")) or first["msg"][:1].lower() + first["msg"][1:]
+        where = f"{suite}.{key}" if suite else key
+        raise SpecError(f"option {where}={overrides.get(key)!r}: {reason}") from None

@@ -100,7 +100,8 @@ class WhatsUpSource:
         return {f"whatsup/{name}": items for name, items in self.subsets.items()}
 
     def fingerprint(self) -> str:
-        return fingerprint_of("whatsup", self.digests, sorted(self.subsets), self.alpha)
+        images = [item.image.key for items in self.subsets.values() for item in items]  # content hashes
+        return fingerprint_of("whatsup", self.digests, sorted(self.subsets), self.alpha, images)
 
 
 def open_source(spec: DataSpec) -> WhatsUpSource:

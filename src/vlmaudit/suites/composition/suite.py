@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from pydantic import Field, field_validator
 
 from vlmaudit.data.items import CaptionChoice
 from vlmaudit.data.source import DataSource
@@ -21,7 +22,7 @@ from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.selection import TIE_POLICIES, check_tie_policy
 from vlmaudit.results import Metric, SuiteResult
 from vlmaudit.scoring.blind import caption_blind
-from vlmaudit.suites.base import RunContext
+from vlmaudit.suites.base import Names, RunContext, SuiteConfig
 from vlmaudit.suites.composition.bench import SCENE_BENCHMARKS, Benchmark, benchmark_for
 from vlmaudit.suites.composition.metrics import (
     MetricSpec,
@@ -43,13 +44,24 @@ from vlmaudit.suites.composition.score import (
 )
 
 
-@dataclass
-class Config:
+class Config(SuiteConfig):
     tie_policy: str = "strict"  # strict | lenient | argmax-first | half | random | official (each repo's)
     prompt: str = "a photo."  # neutral prompt of the text-prior baseline
-    n_boot: int = 1000
-    benchmarks: tuple[str, ...] = ()  # generated scenes: which ones (empty = all)
+    n_boot: int = Field(1000, ge=1)
+    benchmarks: Names = ()  # generated scenes: which ones (empty = all)
     save_samples: bool = True
+
+    @field_validator("tie_policy")
+    @classmethod
+    def _tie_policy(cls, policy: str) -> str:
+        return check_tie_policy(policy, extra=("official",))
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _benchmarks(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        if unknown := sorted(set(names) - set(SCENE_BENCHMARKS)):
+            raise SpecError(f"unknown generated benchmarks {unknown} (known: {sorted(SCENE_BENCHMARKS)})")
+        return names
 
 
 @dataclass(frozen=True)
@@ -136,7 +148,6 @@ def _combine(combo: Combined, evaluated: dict[str, Evaluated], bench: Benchmark,
 
 def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
     started = time.perf_counter()
-    SUITE.check(config)
     parts, combos = plan(data, config, ctx.seed)
     scorers = [ctx.scorer, *caption_blind(ctx.scorer, config.prompt)]
     tables = score_tables(scorers, {p.group: p.items for p in parts})
@@ -173,7 +184,7 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
                          "token-identical after resampling")
     return [SuiteResult(
         suite="composition", model=ctx.model.spec, data=data.spec.name, metrics=metrics,
-        config=asdict(config), samples=samples, flags=flags, extra=extra,
+        config=config.model_dump(), samples=samples, flags=flags, extra=extra,
         data_fingerprint=data.fingerprint(), seconds=time.perf_counter() - started, headline=headline,
     )]
 
@@ -192,11 +203,7 @@ class CompositionSuite:
     accepts: tuple[type, ...] = (CaptionChoice,)
 
     def check(self, config: Config) -> None:
-        check_tie_policy(config.tie_policy, extra=("official",))
-        if unknown := sorted(set(config.benchmarks) - set(SCENE_BENCHMARKS)):
-            raise SpecError(f"unknown generated benchmarks {unknown} (known: {sorted(SCENE_BENCHMARKS)})")
-        if config.n_boot < 1:
-            raise SpecError(f"n_boot must be >= 1, got {config.n_boot}")
+        """Nothing beyond the Config's own validation: every option is checked on construction."""
 
     def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         return run(ctx, data, config)

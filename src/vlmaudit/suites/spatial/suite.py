@@ -16,10 +16,11 @@ model spec matches (`references/spatial.json`).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field, field_validator
 
 from vlmaudit.data.images import ImageRef, file_image
 from vlmaudit.data.items import ImageCaptions, ImagePair, SpatialChoice, WinogroundGroup
@@ -35,7 +36,7 @@ from vlmaudit.results import Metric, SuiteResult
 from vlmaudit.scoring.base import Scorer
 from vlmaudit.scoring.blind import ReferencePriorScorer
 from vlmaudit.scoring.cosine import check_score_dtype
-from vlmaudit.suites.base import RunContext
+from vlmaudit.suites.base import RunContext, SuiteConfig
 from vlmaudit.suites.spatial import mmvp as spatial_mmvp
 from vlmaudit.suites.spatial import whatsup as spatial_whatsup
 from vlmaudit.suites.spatial import winoground as spatial_winoground
@@ -47,22 +48,31 @@ TABLE1 = {  # paper Table 1 columns: mean of two subsets' individual accuracies
 }
 
 
-@dataclass
-class Config:
+class Config(SuiteConfig):
     seed: int = 0
     tie_policy: str = "strict"  # main rule; each benchmark's own rule is added as @legacy
     legacy: bool = True
     score_dtype: str = "fp32"  # "fp16" rounds embeddings and dots in fp16, like the What'sUp code
-    n_boot: int = 1000
+    n_boot: int = Field(1000, ge=1)
     neutral_prompt: str = "a photo."  # blind scorers: caption prior and image prior
     prior_images: str = ""  # What'sUp caption prior: directory of reference images R ("" = auto)
-    prior_max: int = 1000  # at most this many reference images (sorted by name)
+    prior_max: int = Field(1000, ge=1)  # at most this many reference images (sorted by name)
     # generated sets on scenes; 0 = from the source's n (data.scenes.benchmarks.derived_sizes: about n
     # images per family, i.e. 40 sets, 80 groups and 80 pairs at the default n = 500)
-    n_sets: int = 0  # What'sUp-like object pairs (4 images each)
-    n_groups: int = 0  # Winoground-like 2x2 groups
-    n_pairs: int = 0  # MMVP-like image pairs
-    n_prior: int = 64  # generated reference images for the caption prior
+    n_sets: int = Field(0, ge=0)  # What'sUp-like object pairs (4 images each)
+    n_groups: int = Field(0, ge=0)  # Winoground-like 2x2 groups
+    n_pairs: int = Field(0, ge=0)  # MMVP-like image pairs
+    n_prior: int = Field(64, ge=1)  # generated reference images for the caption prior
+
+    @field_validator("tie_policy")
+    @classmethod
+    def _tie_policy(cls, policy: str) -> str:
+        return check_tie_policy(policy)
+
+    @field_validator("score_dtype")
+    @classmethod
+    def _score_dtype(cls, dtype: str) -> str:
+        return check_score_dtype(dtype)
 
 
 class SpatialSuite:
@@ -72,18 +82,10 @@ class SpatialSuite:
     accepts = (SpatialChoice, WinogroundGroup, ImagePair)
 
     def check(self, config: Config) -> None:
-        check_tie_policy(config.tie_policy)
-        check_score_dtype(config.score_dtype)
-        counts = ("n_prior", "prior_max", "n_boot")
-        if small := [f"{k}={getattr(config, k)}" for k in counts if getattr(config, k) < 1]:
-            raise SpecError(f"{', '.join(small)}: must be >= 1")
-        sizes = ("n_sets", "n_groups", "n_pairs")
-        if negative := [f"{k}={getattr(config, k)}" for k in sizes if getattr(config, k) < 0]:
-            raise SpecError(f"{', '.join(negative)}: must be >= 0 (0: from the source's n)")
+        """Nothing beyond the Config's own validation: every option is checked on construction."""
 
     def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         start = time.perf_counter()
-        self.check(config)
         scorer = ctx.scorer.with_score_dtype(config.score_dtype)
         kit = MetricKit(config.seed, config.n_boot, references_for(ctx.model.spec))
         out = Collected()
@@ -101,7 +103,7 @@ class SpatialSuite:
             out.flags.append(f"scores computed in {config.score_dtype} (legacy emulation), not fp32")
         return [SuiteResult(
             suite=self.name, model=ctx.model.spec, data=data.spec.name, metrics=out.metrics,
-            config=asdict(config), samples=out.samples, flags=out.flags, extra=out.extra,
+            config=config.model_dump(), samples=out.samples, flags=out.flags, extra=out.extra,
             data_fingerprint=data.fingerprint(), seconds=time.perf_counter() - start, headline=out.headline,
         )]
 

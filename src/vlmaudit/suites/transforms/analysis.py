@@ -28,8 +28,6 @@ class Analysis:
     extra: dict[str, Any] = field(default_factory=dict)  # JSON tables: gap summaries, confusion matrices
     flags: list[str] = field(default_factory=list)
     outcomes: dict[str, np.ndarray] = field(default_factory=dict)  # [N, K] per-trial decisions
-    panels: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)  # [K] accuracy, chance
-    gaps: dict[str, np.ndarray] = field(default_factory=dict)  # [N, K] gap arrays for the histogram
 
 
 @dataclass(frozen=True)
@@ -102,11 +100,6 @@ def _binary(out: Analysis, scores: sc.Scores, wrong: np.ndarray, texts: tuple[li
 
     out.outcomes |= {"exp1": e1.correct, "exp1_tied": e1.tied, "exp2": e2.correct, "exp2_tied": e2.tied,
                      "exp2_wrong": e2_wrong.correct, "exp2_untransformed": e2_orig.correct}
-    out.panels |= {"Exp 1: s(I',C') > s(I,C')": (e1.correct.mean(0), 0.5),
-                   "Exp 2: s(I',C') > s(I',C)": (e2.correct.mean(0), 0.5),
-                   "Control: Exp 2 against C'_wrong": (e2_wrong.correct.mean(0), 0.5),
-                   "Control: Exp 2 on the untransformed I": (e2_orig.correct.mean(0), 0.5)}
-    out.gaps |= {"Exp 2 gap on I'": gap, "same gap on untransformed I": gap_orig}
 
 
 def _exp3(out: Analysis, scores: sc.Scores, setup: Setup) -> None:
@@ -133,8 +126,6 @@ def _exp3(out: Analysis, scores: sc.Scores, setup: Setup) -> None:
                          f"exp3_{variant}_top5": ranking.top5.correct,
                          f"exp3_{variant}_pred": ranking.predicted}
     out.extra |= {"exp3_confusion": confusions, "exp3_most_predicted": most}
-    out.panels["Exp 3 top-1, bare descriptions"] = (out.outcomes["exp3_bare_top1"].mean(0), 1 / k)
-    out.panels["Exp 3 top-1, caption + description"] = (out.outcomes["exp3_captioned_top1"].mean(0), 1 / k)
 
 
 def _probe(out: Analysis, features: np.ndarray, setup: Setup) -> None:
@@ -155,6 +146,5 @@ def _probe(out: Analysis, features: np.ndarray, setup: Setup) -> None:
     out.metrics += breakdown("accuracy", "control/probe", held_out, None, setup.names, setup.categories,
                              **common)
     out.outcomes |= {"probe_correct": probe.correct, "probe_pred": probe.predicted}
-    out.panels["Control: linear probe on held-out images"] = (held_out.mean(0), 1 / k)
     if not probe.converged:
         out.flags.append("linear probe: logistic regression hit its iteration limit")

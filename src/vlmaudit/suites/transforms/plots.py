@@ -1,12 +1,15 @@
 """Figures for the transforms suite: per-transform bars, the Exp 2 gap histogram, Exp 3 confusion.
 
-Figures are built on `matplotlib.figure.Figure` (Agg canvas), never through pyplot's global
-state, so suites running in threads or tests do not share or leak figures.
+`figures(result, samples)` draws them from a stored unit alone (results.json and its trial rows),
+so a finished run can be re-rendered. Figures are built on `matplotlib.figure.Figure` (Agg
+canvas), never through pyplot's global state, so suites running in threads or tests do not share
+or leak figures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -14,6 +17,41 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 _PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
+
+
+PANELS = (  # bar panel title, metric group (per transform below it), metric name
+    ("Exp 1: s(I',C') > s(I,C')", "exp1", "accuracy"),
+    ("Exp 2: s(I',C') > s(I',C)", "exp2", "accuracy"),
+    ("Control: Exp 2 against C'_wrong", "control/exp2_wrong", "accuracy"),
+    ("Control: Exp 2 on the untransformed I", "control/exp2_untransformed", "accuracy"),
+    ("Exp 3 top-1, bare descriptions", "exp3/bare", "top1"),
+    ("Exp 3 top-1, caption + description", "exp3/captioned", "top1"),
+    ("Control: linear probe on held-out images", "control/probe", "accuracy"),
+)
+
+
+def figures(result: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> dict[str, Figure]:
+    """The suite's figures from a results.json payload and its `trials` rows; file stem -> Figure."""
+    names = [row["name"] for row in result["extra"]["transforms"]]
+    categories = [row["category"] for row in result["extra"]["transforms"]]
+    metrics = {(m["group"], m["name"]): m for m in result["metrics"] if not m.get("variant")}
+    panels = {}
+    for title, group, name in PANELS:
+        per = [metrics.get((f"{group}/transform/{t}", name)) for t in names]
+        if all(per):  # the probe panel is absent when the probe was skipped
+            panels[title] = (np.array([m["value"] for m in per]), per[0]["chance"])
+    trials = samples["trials"]
+    gaps = {
+        "Exp 2 gap on I'": np.array([r["s_IpCp"] - r["s_IpC"] for r in trials], dtype=np.float32),
+        "same gap on untransformed I": np.array([r["s_ICp"] - r["s_IC"] for r in trials], dtype=np.float32),
+    }
+    confusion = {f"Exp 3, {v} options": np.asarray(result["extra"]["exp3_confusion"][v])
+                 for v in ("bare", "captioned")}
+    return {
+        "per_transform_accuracy": per_transform_bars(panels, names, categories),
+        "exp2_gap_histogram": gap_histogram(gaps),
+        "exp3_confusion": confusion_matrices(confusion, names),
+    }
 
 
 def _figure(width: float, height: float) -> Figure:

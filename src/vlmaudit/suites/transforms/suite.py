@@ -28,12 +28,13 @@ re-encodes no image.
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
+from pydantic import Field, ValidationInfo, field_validator
 
 from vlmaudit.data.images import ImageRef, memory_image
 from vlmaudit.data.items import ImageCaptions
@@ -44,7 +45,7 @@ from vlmaudit.metrics.selection import check_tie_policy
 from vlmaudit.perturb.image_transforms import Transform, load_catalogue, select_transforms
 from vlmaudit.results import SuiteResult
 from vlmaudit.scoring.cosine import CosineScorer
-from vlmaudit.suites.base import RunContext
+from vlmaudit.suites.base import Names, RunContext, SuiteConfig
 from vlmaudit.suites.transforms import plots as plots
 from vlmaudit.suites.transforms import scoring as sc
 from vlmaudit.suites.transforms.analysis import Setup, analyse
@@ -56,18 +57,35 @@ FLAG_LIST = "reconstructed: transform list and descriptions (2503.09837 does not
 NEUTRAL_GREY = (128, 128, 128)
 
 
-@dataclass
-class Config:
-    n_images: int = 500  # first n images of the data source (0 = all)
-    transforms: tuple[str, ...] = ()  # catalogue names; empty = all
+class Config(SuiteConfig):
+    n_images: int = Field(500, ge=0)  # first n images of the data source (0 = all)
+    transforms: Names = ()  # catalogue names; empty = all
     template: str = DEFAULT_TEMPLATE  # C' from {caption} and {description}
     bare_template: str = DEFAULT_BARE_TEMPLATE  # Exp 3 bare option from {description}
-    description_index: int = 0  # which description of each transform; -1 = hashed per (image, transform)
+    description_index: int = Field(0, ge=-1)  # which description of each transform; -1 = hashed per trial
     tie_policy: str = "strict"
-    probe_test_fraction: float = 0.25  # share of images held out for the linear probe
+    probe_test_fraction: float = Field(0.25, gt=0.0, lt=1.0)  # share of images held out for the linear probe
     seed: int = 0  # transform noise, description/wrong-partner choice, probe split, bootstrap
     transforms_file: str = ""  # JSON that extends or replaces the catalogue
-    n_boot: int = 1000
+    n_boot: int = Field(1000, ge=1)
+
+    @field_validator("template", "bare_template")
+    @classmethod
+    def _template(cls, template: str, info: ValidationInfo) -> str:
+        keys = ("caption", "description") if info.field_name == "template" else ("description",)
+        try:
+            template.format(caption="c", description="d")
+        except (KeyError, IndexError, ValueError) as err:
+            message = f"{info.field_name} {template!r} may use only {{caption}} and {{description}}: {err}"
+            raise SpecError(message) from None
+        if missing := ["{" + k + "}" for k in keys if "{" + k + "}" not in template]:
+            raise SpecError(f"{info.field_name} {template!r} must contain {', '.join(missing)}")
+        return template
+
+    @field_validator("tie_policy")
+    @classmethod
+    def _tie_policy(cls, policy: str) -> str:
+        return check_tie_policy(policy)
 
 
 @dataclass(frozen=True)
@@ -76,22 +94,18 @@ class Item:
     caption: str
 
 
-def _validate(config: Config) -> None:
-    for field_name, keys in (("template", ("caption", "description")), ("bare_template", ("description",))):
-        template = getattr(config, field_name)
-        probe = {"caption": "c", "description": "d"}
-        try:
-            template.format(**probe)
-        except (KeyError, IndexError, ValueError) as err:
-            message = f"{field_name} {template!r} may use only {{caption}} and {{description}}: {err}"
-            raise SpecError(message) from None
-        if missing := ["{" + k + "}" for k in keys if "{" + k + "}" not in template]:
-            raise SpecError(f"{field_name} {template!r} must contain {', '.join(missing)}")
-    check_tie_policy(config.tie_policy)
-    if not 0.0 < config.probe_test_fraction < 1.0:
-        raise SpecError(f"probe_test_fraction must be in (0, 1), got {config.probe_test_fraction}")
-    if config.n_images < 0 or config.n_boot < 1 or config.description_index < -1:
-        raise SpecError("n_images must be >= 0, n_boot >= 1 and description_index >= -1")
+def configured_transforms(config: Config) -> list[Transform]:
+    """The configured transforms, checked against their catalogue (a user's file included)."""
+    catalogue = load_catalogue(config.transforms_file or None, seed=config.seed)
+    transforms = select_transforms(catalogue, config.transforms)
+    if len(transforms) < 2:
+        raise SpecError("the transforms suite needs at least two transforms")
+    # an index past a transform's descriptions would wrap silently while the flag names the index
+    if short := [t.name for t in transforms if config.description_index >= len(t.descriptions)]:
+        fewest = min(len(t.descriptions) for t in transforms)
+        raise SpecError(f"description_index {config.description_index} is out of range for "
+                        f"{', '.join(short[:4])}{' ...' if len(short) > 4 else ''} (use -1 .. {fewest - 1})")
+    return transforms
 
 
 def load_items(data: DataSource, n_images: int) -> list[Item]:
@@ -199,16 +213,7 @@ def view_geometry(items: list[Item], transforms: list[Transform], resize_mode: s
 
 
 def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
-    _validate(config)
-    catalogue = load_catalogue(config.transforms_file or None, seed=config.seed)
-    transforms = select_transforms(catalogue, config.transforms)
-    if len(transforms) < 2:
-        raise SpecError("the transforms suite needs at least two transforms")
-    # an index past a transform's descriptions would wrap silently while the flag names the index
-    if short := [t.name for t in transforms if config.description_index >= len(t.descriptions)]:
-        fewest = min(len(t.descriptions) for t in transforms)
-        raise SpecError(f"description_index {config.description_index} is out of range for "
-                        f"{', '.join(short[:4])}{' ...' if len(short) > 4 else ''} (use -1 .. {fewest - 1})")
+    transforms = configured_transforms(config)
     items = load_items(data, config.n_images)
     names = [t.name for t in transforms]
     categories = [t.category for t in transforms]
@@ -238,19 +243,12 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         "indistinct_descriptions": indistinct,
         "paper_notes": paper_table()["notes"], "paper_exp2_gap_range": paper_table()["exp2_gap_range"],
     }
-    figures = {
-        "per_transform_accuracy": plots.per_transform_bars(analysis.panels, names, categories),
-        "exp2_gap_histogram": plots.gap_histogram(analysis.gaps),
-        "exp3_confusion": plots.confusion_matrices(
-            {f"Exp 3, {v} options": np.asarray(analysis.extra["exp3_confusion"][v])
-             for v in ("bare", "captioned")}, names),
-    }
     return [SuiteResult(
         suite=SUITE.name, model=ctx.model.spec, data=data.spec.name, metrics=analysis.metrics,
-        config=asdict(config), samples={"trials": _samples(items, transforms, chosen, desc, wrong, scores,
-                                                           analysis.outcomes)},
+        config=config.model_dump(),
+        samples={"trials": _samples(items, transforms, chosen, desc, wrong, scores, analysis.outcomes)},
         flags=_flags(config, data, k) + analysis.flags + model_flags + hackable_flags(analysis.metrics),
-        figures=figures, extra=extra,
+        extra=extra,
         data_fingerprint=data.fingerprint(), headline=HEADLINE,
     )]
 
@@ -312,10 +310,13 @@ class TransformsSuite:
     accepts = (ImageCaptions,)
 
     def check(self, config: Config) -> None:
-        _validate(config)
+        configured_transforms(config)  # reads the catalogue (a user file too) before the run directory exists
 
     def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         return run(ctx, data, config)
+
+    def figures(self, result: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        return plots.figures(result, samples)
 
 
 SUITE = TransformsSuite()
