@@ -10,8 +10,8 @@ from PIL import Image
 from vlmaudit.data.images import memory_image
 from vlmaudit.data.source import DataSpec, fingerprint_of
 from vlmaudit.errors import SpecError
+from vlmaudit.metrics.kit import Kit
 from vlmaudit.metrics.selection import select
-from vlmaudit.metrics.summary import selection_metric
 from vlmaudit.results import SuiteResult
 
 CALLS: list[str] = []
@@ -65,7 +65,7 @@ class FakeSuite:
         ax.plot(sel.correct)
         return [SuiteResult(
             suite=self.name, model=ctx.model.spec, data=data.spec.name,
-            metrics=[selection_metric("accuracy", sel, chance=1 / config.n)],
+            metrics=[Kit().metric("accuracy", sel.correct, tied=sel.tied, chance=1 / config.n)],
             config={"n": config.n}, samples={"trials": [{"i": i, "correct": float(c)}
                                                         for i, c in enumerate(sel.correct)]},
             figures={"curve": fig},

@@ -25,10 +25,22 @@ class Metric:
     baselines: dict[str, float] = field(default_factory=dict)  # blind scorers on the same items
     reference: dict[str, Any] | None = None  # published number: {"value", "source", "model", ...}
     notes: str = ""
+    variant: str = ""  # tie-rule variant beside the configured one, e.g. "legacy" (the benchmark's own)
 
     def __post_init__(self) -> None:
         if self.value is not None and not math.isfinite(float(self.value)):
-            raise ValueError(f"metric {self.group}/{self.name} is not finite: {self.value}")
+            raise ValueError(f"metric {self.key} is not finite: {self.value}")
+
+    @property
+    def key(self) -> str:
+        """How tables, headlines and flags name the metric: group/name, or group/name@variant."""
+        return metric_key(self.group, self.name, self.variant)
+
+
+def metric_key(group: str, name: str, variant: str = "") -> str:
+    """`group/name@variant` (no `/` without a group, no `@` without a variant)."""
+    key = f"{group}/{name}" if group else name
+    return f"{key}@{variant}" if variant else key
 
 
 @dataclass
@@ -46,19 +58,20 @@ class SuiteResult:
     extra: dict[str, Any] = field(default_factory=dict)  # JSON-able tables (confusion matrix, ...)
     data_fingerprint: str = ""
     seconds: float = 0.0
-    headline: list[str] = field(default_factory=list)  # "group/name" keys shown in the summary table
+    headline: list[str] = field(default_factory=list)  # Metric.key of each metric in the summary table
 
-    def metric(self, name: str, group: str = "") -> Metric:
+    def metric(self, name: str, group: str = "", variant: str = "") -> Metric:
+        key = metric_key(group, name, variant)
         for metric in self.metrics:
-            if metric.name == name and metric.group == group:
+            if metric.key == key:
                 return metric
-        raise KeyError(f"{self.suite}: no metric {group}/{name}")
+        raise KeyError(f"{self.suite}: no metric {key}")
 
     def headline_metrics(self) -> list[Metric]:
         """The metrics a summary table shows: the declared headline, else the top-level ones."""
         if self.headline:
             wanted = set(self.headline)
-            return [m for m in self.metrics if f"{m.group}/{m.name}" in wanted]
+            return [m for m in self.metrics if m.key in wanted]
         return [m for m in self.metrics if not m.group] or self.metrics[:8]
 
     def to_json(self) -> dict[str, Any]:

@@ -8,9 +8,9 @@ What'sUp-like sets (left/right/above/below of the same two objects), Winoground-
 and MMVP-like image pairs.
 
 Every metric carries its chance level, tie rate, bootstrap CI and the blind scorers' values on the
-same items (`Metric.baselines`); metrics computed with a benchmark's original tie rule carry the
-suffix `@legacy` (unless that rule is the configured one) and the published number when the
-model spec matches (`references/spatial.json`).
+same items (`Metric.baselines`); metrics computed with a benchmark's original tie rule carry
+`variant="legacy"` (unless that rule is the configured one) and the published number when the
+model spec matches (`vlmaudit/benchmarks/data/references/spatial.json`).
 """
 
 from __future__ import annotations
@@ -21,20 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
+from vlmaudit.benchmarks import benchmark, references_for
 from vlmaudit.data.images import ImageRef, file_image
-from vlmaudit.data.readers import mmvp as mmvp_reader
 from vlmaudit.data.readers import whatsup as whatsup_reader
-from vlmaudit.data.readers import winoground as winoground_reader
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
+from vlmaudit.metrics.aggregate import mean_over_subsets
 from vlmaudit.metrics.baselines import hackable_flags
+from vlmaudit.metrics.kit import Kit
 from vlmaudit.metrics.selection import check_tie_policy
 from vlmaudit.results import Metric, SuiteResult
 from vlmaudit.suites.base import RunContext
 from vlmaudit.suites.spatial import mmvp as spatial_mmvp
 from vlmaudit.suites.spatial import whatsup as spatial_whatsup
 from vlmaudit.suites.spatial import winoground as spatial_winoground
-from vlmaudit.suites.spatial.common import MetricKit, Scorer, check_score_dtype, references_for, variants
+from vlmaudit.suites.spatial.common import Scorer, check_score_dtype, variants
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 TABLE1 = {  # paper Table 1 columns: mean of two subsets' individual accuracies
@@ -45,7 +46,7 @@ TABLE1 = {  # paper Table 1 columns: mean of two subsets' individual accuracies
 @dataclass
 class Config:
     seed: int = 0
-    tie_policy: str = "strict"  # main rule; each benchmark's own rule is added as @legacy
+    tie_policy: str = "strict"  # main rule; each benchmark's own rule is added as variant "legacy"
     legacy: bool = True
     score_dtype: str = "fp32"  # "fp16" rounds embeddings and dots in fp16, like the What'sUp code
     n_boot: int = 1000
@@ -75,7 +76,7 @@ class SpatialSuite:
         start = time.perf_counter()
         self.check(config)
         scorer = Scorer(ctx.engine, config.score_dtype, config.neutral_prompt)
-        kit = MetricKit(config.seed, config.n_boot, references_for(ctx.model.spec))
+        kit = Kit(config.seed, config.n_boot, references_for(ctx.model.spec, "spatial"))
         runners = {"whatsup": _whatsup, "winoground": _winoground, "mmvp-vlm": _mmvp, "scenes": _scenes}
         if data.kind not in runners:
             raise SpecError(f"suite spatial cannot run on {data.kind!r} data (accepts {self.accepts})")
@@ -93,7 +94,7 @@ class SpatialSuite:
 SUITE = SpatialSuite()
 
 
-def _whatsup(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricKit):
+def _whatsup(ctx: RunContext, data, config: Config, scorer: Scorer, kit: Kit):
     metrics: list[Metric] = []
     samples: list[dict] = []
     flags: list[str] = []
@@ -114,7 +115,7 @@ def _whatsup(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricK
         individual[name] = out.individual
     metrics += _table1(kit, individual, {name: len(items) for name, items in data.subsets.items()}, four)
     headline = [f"whatsup/{name}/{m}" for name in data.subsets for m in ("individual", "pair", "set")]
-    extra = {"benchmark": _jsonable(whatsup_reader.METADATA), "files": data.files}
+    extra = {"benchmark": benchmark("whatsup").model_dump(), "files": data.files}
     return metrics, {"whatsup": samples}, flags, extra, headline
 
 
@@ -144,50 +145,45 @@ def _caption_prior(scorer: Scorer, items, reference: list[ImageRef]) -> np.ndarr
     return np.array([[prior[t] for t in it.options] for it in items], dtype=np.float32)
 
 
-def _table1(kit: MetricKit, individual: dict[str, dict[str, float]], sizes: dict[str, int],
+def _table1(kit: Kit, individual: dict[str, dict[str, float]], sizes: dict[str, int],
             four: list[tuple[str, str]]) -> list[Metric]:
     """Paper Table 1: What'sUp = mean(A, B) etc., and their average, for the subsets present."""
     out = []
-    for suffix, policy in four:
+    for variant, policy in four:
         means, counts = {}, {}
         for name, parts in TABLE1.items():
             if all(p in individual for p in parts):
-                means[name] = float(np.mean([individual[p][suffix] for p in parts]))
+                means[name] = mean_over_subsets({p: individual[p][variant] for p in parts})
                 counts[name] = sum(sizes[p] for p in parts)
         if len(means) == len(TABLE1):
             means["avg"] = float(np.mean(list(means.values())))
             counts["avg"] = sum(counts.values())
         for name, value in means.items():
-            ref = kit.reference("whatsup/table1", name, policy)
-            out.append(Metric(name=name + suffix, value=value, n=counts[name], group="whatsup/table1",
-                              reference=ref, notes="mean of the subsets' individual accuracies; no CI"))
+            out.append(kit.derived(name, value, n=counts[name], group="whatsup/table1", variant=variant,
+                                   rule=policy, notes="mean of the subsets' individual accuracies; no CI"))
     return out
 
 
-def _winoground(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricKit):
+def _winoground(ctx: RunContext, data, config: Config, scorer: Scorer, kit: Kit):
     runs = variants(config.tie_policy, spatial_winoground.LEGACY, config.legacy)
     metrics, samples = spatial_winoground.evaluate(scorer, kit, data.items, prefix="winoground",
                                                    variants=runs, seed=config.seed)
-    extra = {"benchmark": _jsonable(winoground_reader.METADATA), "file": data.file}
+    extra = {"benchmark": benchmark("winoground").model_dump(), "file": data.file}
     headline = ["winoground/text", "winoground/image", "winoground/group"]
     return metrics, {"winoground": samples}, [], extra, headline
 
 
-def _mmvp(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricKit):
+def _mmvp(ctx: RunContext, data, config: Config, scorer: Scorer, kit: Kit):
     runs = spatial_mmvp.variants_for(config.tie_policy, config.legacy)
     metrics, samples = spatial_mmvp.evaluate(scorer, kit, data.items, prefix="mmvp-vlm", variants=runs,
                                              logit_scale=float(ctx.model.logit_scale), seed=config.seed)
-    flags = [f"reconstructed: {mmvp_reader.METADATA['reconstructed']}"]
-    extra = {"benchmark": _jsonable(mmvp_reader.METADATA), "file": data.file}
+    meta = benchmark("mmvp-vlm")
+    flags = [f"reconstructed: {meta.reconstructed}"]
+    extra = {"benchmark": meta.model_dump(), "file": data.file}
     return metrics, {"mmvp": samples}, flags, extra, ["mmvp-vlm/pair", "mmvp-vlm/pair@legacy"]
 
 
-def _scenes(ctx: RunContext, data, config: Config, scorer: Scorer, kit: MetricKit):
+def _scenes(ctx: RunContext, data, config: Config, scorer: Scorer, kit: Kit):
     from vlmaudit.suites.spatial import scenes as spatial_scenes  # the generator is only needed here
 
     return spatial_scenes.run(ctx, data, config, scorer, kit)
-
-
-def _jsonable(meta: dict) -> dict:
-    return {k: v for k, v in meta.items() if k != "expected_format"} | {
-        "expected_format": " ".join(str(meta.get("expected_format", "")).split())}
