@@ -117,7 +117,10 @@ class ModelEntry(_Conditions):
         if not patterns:
             raise ValueError("a model entry needs at least one match pattern")
         for pattern in patterns:
-            re.compile(pattern)
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"match pattern {pattern!r}: {err}") from None
         return patterns
 
 
