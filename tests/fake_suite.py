@@ -11,8 +11,8 @@ from vlmaudit.data.images import memory_image
 from vlmaudit.data.items import LabelledImage
 from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
 from vlmaudit.errors import SpecError
+from vlmaudit.metrics.kit import Kit
 from vlmaudit.metrics.selection import select
-from vlmaudit.metrics.summary import selection_metric
 from vlmaudit.results import SuiteResult
 from vlmaudit.suites.base import SuiteConfig
 
@@ -72,7 +72,7 @@ class FakeSuite:
         sel = select(images @ texts.T, np.arange(config.n))
         return [SuiteResult(
             suite=self.name, model=ctx.model.spec, data=data.spec.name,
-            metrics=[selection_metric("accuracy", sel, chance=1 / config.n)],
+            metrics=[Kit().metric("accuracy", sel.correct, tied=sel.tied, chance=1 / config.n)],
             config={"n": config.n}, samples={"trials": [{"i": i, "correct": float(c)}
                                                         for i, c in enumerate(sel.correct)]},
         )]

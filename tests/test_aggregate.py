@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from vlmaudit.metrics.aggregate import macro, macro_ci, macro_metric, mean_over_subsets, micro
+from vlmaudit.metrics.aggregate import macro, mean_over_subsets, micro
+from vlmaudit.metrics.bootstrap import stratified_ci
+from vlmaudit.metrics.kit import Kit
 
 VALUES = np.array([1, 0, 1, 1, 0, 0, 1, 0.5, 1, 1], dtype=float)
 GROUPS = ["on", "on", "on", "near", "near", "by", "in", "in", "in", "in"]
@@ -52,15 +54,15 @@ def test_macro_ci_is_stratified_deterministic_and_brackets_value():
     values = (rng.random(300) < 0.6).astype(float)
     groups = [f"g{i % 7}" for i in range(300)]
     result = macro(values, groups)
-    lo, hi = macro_ci(values, groups, result.kept, seed=3)
-    assert (lo, hi) == macro_ci(values, groups, result.kept, seed=3)
+    lo, hi = stratified_ci(values, groups, result.kept, seed=3)
+    assert (lo, hi) == stratified_ci(values, groups, result.kept, seed=3)
     assert lo < result.value < hi
     constant = np.ones(300)
-    assert macro_ci(constant, groups, result.kept) == (1.0, 1.0)  # no spread inside any group
+    assert stratified_ci(constant, groups, result.kept) == (1.0, 1.0)  # no spread inside any group
 
 
 def test_macro_metric_counts_only_kept_items():
-    metric, result = macro_metric("macro_accuracy", VALUES, GROUPS, exclude=("in",), chance=0.5, group="x")
+    metric, result = Kit().macro("macro_accuracy", VALUES, GROUPS, exclude=("in",), chance=0.5, group="x")
     assert metric.n == 6 and metric.chance == 0.5 and metric.group == "x"
     assert metric.value == pytest.approx(result.value)
     assert metric.ci_low <= metric.value <= metric.ci_high

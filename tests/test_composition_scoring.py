@@ -185,7 +185,7 @@ def test_sugarcrepe_subsets_overall_and_hackable_flag():
     assert add_m.baselines["length_shorter"] == 1.0 and add_m.baselines["length_longer"] == 0.0
     assert swap_m.baselines["bow_equivalent"] == 1.0 and swap_m.tie_rate == pytest.approx(2 / 3)
     hackable = [f for f in result.flags if f.startswith("hackable")]
-    assert any(f.startswith("hackable: sugarcrepe/add_att accuracy blind length_shorter") for f in hackable)
+    assert any(f.startswith("hackable: sugarcrepe/add_att/accuracy blind length_shorter") for f in hackable)
     assert not any("swap_att" in f for f in hackable)
     rows = result.samples["sugarcrepe/add_att"]
     assert rows[2]["scores"] == pytest.approx([0.3, 0.3]) and rows[2]["tied"] and rows[2]["accuracy"] == 0.0

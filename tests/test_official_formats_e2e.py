@@ -70,7 +70,8 @@ def _units(out) -> dict[tuple[str, str], tuple[Path, dict]]:
 
 
 def _metrics(payload) -> dict[str, dict]:
-    return {f"{m['group']}:{m['name']}": m for m in payload["metrics"]}
+    return {f"{m['group']}:{m['name']}" + (f"@{m['variant']}" if m.get("variant") else ""): m
+            for m in payload["metrics"]}
 
 
 def _samples(unit: Path, payload: dict, table: str) -> list[dict]:

@@ -6,13 +6,15 @@ import torch
 from PIL import Image
 
 from toy import ToyModel
+from vlmaudit.benchmarks import references_for
 from vlmaudit.data.images import memory_image
 from vlmaudit.data.items import ImagePair, WinogroundGroup
 from vlmaudit.engine.core import Engine
+from vlmaudit.metrics.kit import Kit
 from vlmaudit.scoring.cosine import CosineScorer
 from vlmaudit.suites.spatial import mmvp as spatial_mmvp
 from vlmaudit.suites.spatial import winoground as spatial_winoground
-from vlmaudit.suites.spatial.common import MetricKit, references_for, variants
+from vlmaudit.suites.spatial.common import variants
 
 # [group, caption, image]
 WINO = np.array(
@@ -48,11 +50,11 @@ def _wino_items():
 
 def _wino(policy, spec="toy"):
     scorer = TableScorer(Engine(ToyModel(), cache_dir=None, progress=False))
-    kit = MetricKit(n_boot=50, references=references_for(spec))
+    kit = Kit(n_boot=50, references=references_for(spec, "spatial"))
     metrics, samples = spatial_winoground.evaluate(
         scorer, kit, _wino_items(), prefix="winoground",
         variants=variants(policy, spatial_winoground.LEGACY, True))
-    return {f"{m.group}:{m.name}": m for m in metrics}, samples
+    return {m.key: m for m in metrics}, samples
 
 
 def _paper(s):
@@ -64,30 +66,30 @@ def _paper(s):
 def test_winoground_scores_and_tags_follow_the_paper():
     metrics, samples = _wino("strict")
     text, image, group = _paper(WINO)
-    assert metrics["winoground:text"].value == pytest.approx(text.mean())  # 2/4
-    assert metrics["winoground:image"].value == pytest.approx(image.mean())  # 2/4
-    assert metrics["winoground:group"].value == pytest.approx(group.mean())  # 1/4
-    assert metrics["winoground:group"].chance == pytest.approx(1 / 6)
-    assert metrics["winoground:text"].tie_rate == pytest.approx(2 / 4)
+    assert metrics["winoground/text"].value == pytest.approx(text.mean())  # 2/4
+    assert metrics["winoground/image"].value == pytest.approx(image.mean())  # 2/4
+    assert metrics["winoground/group"].value == pytest.approx(group.mean())  # 1/4
+    assert metrics["winoground/group"].chance == pytest.approx(1 / 6)
+    assert metrics["winoground/text"].tie_rate == pytest.approx(2 / 4)
     obj = [0, 2]
-    assert metrics["winoground/collapsed_tag/Object:text"].value == pytest.approx(text[obj].mean())
-    assert metrics["winoground/secondary_tag/Symbolic:text"].n == 1
-    assert "winoground:text@legacy" not in metrics  # the paper's rule is strict
+    assert metrics["winoground/collapsed_tag/Object/text"].value == pytest.approx(text[obj].mean())
+    assert metrics["winoground/secondary_tag/Symbolic/text"].n == 1
+    assert "winoground/text@legacy" not in metrics  # the paper's rule is strict
     assert len(samples) == 4 and samples[3]["secondary_tag"] == "Symbolic"
 
 
 def test_winoground_clip_benchmark_argmax_and_legacy_reference():
     metrics, _ = _wino("argmax-first", spec="hf:openai/clip-vit-base-patch32")
     argmax_text = (np.argmax(WINO[:, :, 0], 1) == 0) & (np.argmax(WINO[:, :, 1], 1) == 1)
-    assert metrics["winoground:text"].value == pytest.approx(argmax_text.mean())  # 3/4: row 2's tie -> C0
-    assert metrics["winoground:text@legacy"].value == pytest.approx(_paper(WINO)[0].mean())
-    assert metrics["winoground:text@legacy"].reference["value"] == pytest.approx(0.3075)
-    assert metrics["winoground:text"].reference is None
+    assert metrics["winoground/text"].value == pytest.approx(argmax_text.mean())  # 3/4: row 2's tie -> C0
+    assert metrics["winoground/text@legacy"].value == pytest.approx(_paper(WINO)[0].mean())
+    assert metrics["winoground/text@legacy"].reference["value"] == pytest.approx(0.3075)
+    assert metrics["winoground/text"].reference is None
 
 
 def test_winoground_blind_scorers_cannot_win_a_group():
     metrics, _ = _wino("strict")
-    baselines = metrics["winoground:group"].baselines
+    baselines = metrics["winoground/group"].baselines
     scorers = ("length_shorter", "length_longer", "text_prior", "image_prior")
     assert set(baselines) == {*scorers, "bow_equivalent"}
     assert all(baselines[k] == 0 for k in scorers)
@@ -112,11 +114,11 @@ def _mmvp(spec="toy", logit_scale=100.0):
              for p in range(4)]
     scorer = TableScorer(Engine(ToyModel(), cache_dir=None, progress=False))
     scorer.table = MMVP
-    kit = MetricKit(n_boot=50, references=references_for(spec))
+    kit = Kit(n_boot=50, references=references_for(spec, "spatial"))
     metrics, samples = spatial_mmvp.evaluate(scorer, kit, items, prefix="mmvp-vlm",
                                              variants=spatial_mmvp.variants_for("strict", True),
                                              logit_scale=logit_scale)
-    return {f"{m.group}:{m.name}": m for m in metrics}, samples
+    return {m.key: m for m in metrics}, samples
 
 
 def _official_pairs(scores, logit_scale=100.0):
@@ -130,21 +132,21 @@ def _official_pairs(scores, logit_scale=100.0):
 def test_mmvp_three_rules_and_categories():
     metrics, samples = _mmvp()
     official = _official_pairs(MMVP)
-    assert metrics["mmvp-vlm:pair@legacy"].value == pytest.approx(official.mean())  # 2/4
+    assert metrics["mmvp-vlm/pair@legacy"].value == pytest.approx(official.mean())  # 2/4
     argmax = (np.argmax(MMVP[:, 0], 1) == 0) & (np.argmax(MMVP[:, 1], 1) == 1)
-    assert metrics["mmvp-vlm:pair@argmax"].value == pytest.approx(argmax.mean())  # 2/4
-    assert metrics["mmvp-vlm:pair"].value == pytest.approx(0.25)  # strict: only pair 0
-    assert metrics["mmvp-vlm/category/Texts:pair@legacy"].value == pytest.approx(official[:2].mean())
-    assert metrics["mmvp-vlm/category/Color:pair@argmax"].value == pytest.approx(argmax[2:].mean())
-    assert metrics["mmvp-vlm:single@legacy"].value == pytest.approx(6 / 8)
-    assert metrics["mmvp-vlm:pair"].tie_rate == pytest.approx(0.5)
+    assert metrics["mmvp-vlm/pair@argmax"].value == pytest.approx(argmax.mean())  # 2/4
+    assert metrics["mmvp-vlm/pair"].value == pytest.approx(0.25)  # strict: only pair 0
+    assert metrics["mmvp-vlm/category/Texts/pair@legacy"].value == pytest.approx(official[:2].mean())
+    assert metrics["mmvp-vlm/category/Color/pair@argmax"].value == pytest.approx(argmax[2:].mean())
+    assert metrics["mmvp-vlm/single@legacy"].value == pytest.approx(6 / 8)
+    assert metrics["mmvp-vlm/pair"].tie_rate == pytest.approx(0.5)
     # a constant scorer only earns what the tie rule gives: softmax ties pick image 2
-    assert metrics["mmvp-vlm:single@legacy"].baselines["constant"] == pytest.approx(0.5)
-    assert metrics["mmvp-vlm:pair@legacy"].baselines["constant"] == 0.0
+    assert metrics["mmvp-vlm/single@legacy"].baselines["constant"] == pytest.approx(0.5)
+    assert metrics["mmvp-vlm/pair@legacy"].baselines["constant"] == 0.0
     assert samples[1]["scores"][0] == pytest.approx([0.2, 0.2])
 
 
 def test_mmvp_reference_on_softmax_variant_only():
     metrics, _ = _mmvp(spec="openclip:ViT-L-14-336-quickgelu/openai")
-    assert metrics["mmvp-vlm:pair@legacy"].reference["value"] == pytest.approx(0.207)
-    assert metrics["mmvp-vlm:pair"].reference is None and metrics["mmvp-vlm:pair@argmax"].reference is None
+    assert metrics["mmvp-vlm/pair@legacy"].reference["value"] == pytest.approx(0.207)
+    assert metrics["mmvp-vlm/pair"].reference is None and metrics["mmvp-vlm/pair@argmax"].reference is None

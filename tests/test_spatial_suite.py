@@ -15,6 +15,7 @@ from vlmaudit.data.source import open_data
 from vlmaudit.engine.core import Engine
 from vlmaudit.errors import DataError
 from vlmaudit.registry import SUITES
+from vlmaudit.results import metric_key
 from vlmaudit.suites.base import RunContext, build_config
 
 SMALL = {"n_sets": 4, "n_groups": 6, "n_pairs": 6, "n_prior": 8, "n_boot": 50}
@@ -25,7 +26,7 @@ def _run(data, **overrides):
     model = ToyModel()
     ctx = RunContext(model, Engine(model, cache_dir=None, progress=False), seed=0)
     (result,) = suite.run(ctx, open_data(data), build_config(suite.Config, {**SMALL, **overrides}))
-    return result, {f"{m.group}:{m.name}": m for m in result.metrics}
+    return result, {m.key: m for m in result.metrics}
 
 
 def test_suite_declares_defaults_and_kinds():
@@ -37,19 +38,18 @@ def test_suite_declares_defaults_and_kinds():
 def test_generated_benchmarks_end_to_end():
     result, metrics = _run("scenes?n=12&seed=5")
     assert [m.group + "/" + m.name for m in result.headline_metrics()] == result.headline
-    assert metrics["whatsup-like/scenes:individual"].n == 16
-    assert metrics["whatsup-like/scenes:pair"].n == 8 and metrics["whatsup-like/scenes:set"].n == 4
-    assert metrics["whatsup-like/scenes/two-way/left-right:pair"].n == 4
-    assert metrics["winoground-like:group"].n == 6 and metrics["mmvp-like:pair"].n == 6
+    assert metrics["whatsup-like/scenes/individual"].n == 16
+    assert metrics["whatsup-like/scenes/pair"].n == 8 and metrics["whatsup-like/scenes/set"].n == 4
+    assert metrics["whatsup-like/scenes/two-way/left-right/pair"].n == 4
+    assert metrics["winoground-like/group"].n == 6 and metrics["mmvp-like/pair"].n == 6
     # the toy text encoder is a bag of words and both captions of a group share their words
-    text = metrics["winoground-like:text"]
+    text = metrics["winoground-like/text"]
     assert text.tie_rate == 1.0 and text.value == 0.0 and text.baselines["bow_equivalent"] == 1.0
-    assert metrics["winoground-like/tag/relation:text"].n == 3
+    assert metrics["winoground-like/tag/relation/text"].n == 3
     for name in result.headline:
-        group, _, metric = name.rpartition("/")
-        assert metrics[f"{group}:{metric}"].baselines, name
-    assert "whatsup-like/scenes:individual_prior_norm" in metrics
-    assert "mmvp-like:pair@legacy" in metrics and "mmvp-like:pair@argmax" in metrics
+        assert metrics[name].baselines, name
+    assert "whatsup-like/scenes/individual_prior_norm" in metrics
+    assert "mmvp-like/pair@legacy" in metrics and "mmvp-like/pair@argmax" in metrics
     assert len(result.samples["whatsup-like"]) == 16
     json.dumps(result.to_json())
 
@@ -123,14 +123,14 @@ def _whatsup_files(root):
 def test_whatsup_files_end_to_end(tmp_path):
     _whatsup_files(tmp_path)
     result, metrics = _run(f"whatsup:{tmp_path}")
-    assert metrics["whatsup/A:individual"].n == 8 and metrics["whatsup/B:set"].n == 2
-    table1 = metrics["whatsup/table1:whatsup@legacy"]
+    assert metrics["whatsup/A/individual"].n == 8 and metrics["whatsup/B/set"].n == 2
+    table1 = metrics["whatsup/table1/whatsup@legacy"]
     assert table1.value == pytest.approx(
-        (metrics["whatsup/A:individual@legacy"].value + metrics["whatsup/B:individual@legacy"].value) / 2)
-    assert "whatsup/table1:avg" not in metrics  # COCO/GQA subsets absent
+        (metrics["whatsup/A/individual@legacy"].value + metrics["whatsup/B/individual@legacy"].value) / 2)
+    assert "whatsup/table1/avg" not in metrics  # COCO/GQA subsets absent
     assert any("caption prior uses the other loaded subsets" in f for f in result.flags)
-    assert "whatsup/B/two-way/in-front-behind:pair" in metrics
-    assert result.extra["benchmark"]["name"] == "What'sUp"
+    assert "whatsup/B/two-way/in-front-behind/pair" in metrics
+    assert result.extra["benchmark"]["title"] == "What'sUp"
 
 
 def test_runner_on_winoground_with_a_paper_named_hf_clip(tmp_path):
@@ -152,8 +152,8 @@ def test_runner_on_winoground_with_a_paper_named_hf_clip(tmp_path):
     summary = run([spec], ["spatial"], [f"winoground:{tmp_path / 'wino'}"], out=tmp_path / "run",
                   cache_dir=None, options={"spatial": {"n_boot": 20}}, progress=False)
     (unit,) = summary.units
-    metrics = {f"{m['group']}:{m['name']}": m for m in unit["metrics"]}
-    assert metrics["winoground:group"]["n"] == 3
-    assert metrics["winoground:text"]["reference"]["value"] == pytest.approx(0.3075)
-    assert metrics["winoground/collapsed_tag/Object:image"]["reference"]["value"] == pytest.approx(0.078)
+    metrics = {metric_key(m["group"], m["name"], m["variant"]): m for m in unit["metrics"]}
+    assert metrics["winoground/group"]["n"] == 3
+    assert metrics["winoground/text"]["reference"]["value"] == pytest.approx(0.3075)
+    assert metrics["winoground/collapsed_tag/Object/image"]["reference"]["value"] == pytest.approx(0.078)
     assert unit["headline"] == ["winoground/text", "winoground/image", "winoground/group"]

@@ -78,7 +78,7 @@ def test_all_metrics_figures_and_samples(result):
     assert exp2.chance == 0.5 and exp2.n == 240 and exp2.tie_rate is not None
     assert set(exp2.baselines) == {"length_longer", "neutral_image"}
     assert exp2.baselines["length_longer"] == 1.0  # C' always has more words than C
-    assert "hackable: exp2 accuracy blind length_longer = 1.000 >= 0.9" in res.flags
+    assert "hackable: exp2/accuracy blind length_longer = 1.000 >= 0.9" in res.flags
     assert exp2.ci_low <= exp2.value <= exp2.ci_high
     assert res.metric("accuracy", "control/probe").n % 24 == 0
     assert exp2.reference is None  # a toy model is not one of the paper's

@@ -37,7 +37,12 @@ class Metric:
 
     def __post_init__(self) -> None:
         if self.value is not None and not math.isfinite(float(self.value)):
-            raise ValueError(f"metric {self.group}/{self.name} is not finite: {self.value}")
+            raise ValueError(f"metric {self.key} is not finite: {self.value}")
+
+    @property
+    def key(self) -> str:
+        """How tables, headlines and flags name the metric: group/name, or group/name@variant."""
+        return metric_key(self.group, self.name, self.variant)
 
     @classmethod
     def from_json(cls, payload: dict[str, Any], version: int = SCHEMA_VERSION) -> Metric:
@@ -54,6 +59,12 @@ class Metric:
             raise DataError(f"{where}: {err}") from None
 
 
+def metric_key(group: str, name: str, variant: str = "") -> str:
+    """`group/name@variant` (no `/` without a group, no `@` without a variant)."""
+    key = f"{group}/{name}" if group else name
+    return f"{key}@{variant}" if variant else key
+
+
 @dataclass
 class SuiteResult:
     """What a suite returns. It never writes files; the run directory does."""
@@ -68,19 +79,20 @@ class SuiteResult:
     extra: dict[str, Any] = field(default_factory=dict)  # JSON-able tables (confusion matrix, ...)
     data_fingerprint: str = ""
     seconds: float = 0.0
-    headline: list[str] = field(default_factory=list)  # "group/name" keys shown in the summary table
+    headline: list[str] = field(default_factory=list)  # Metric.key of each metric in the summary table
 
-    def metric(self, name: str, group: str = "") -> Metric:
+    def metric(self, name: str, group: str = "", variant: str = "") -> Metric:
+        key = metric_key(group, name, variant)
         for metric in self.metrics:
-            if metric.name == name and metric.group == group:
+            if metric.key == key:
                 return metric
-        raise KeyError(f"{self.suite}: no metric {group}/{name}")
+        raise KeyError(f"{self.suite}: no metric {key}")
 
     def headline_metrics(self) -> list[Metric]:
         """The metrics a summary table shows: the declared headline, else the top-level ones."""
         if self.headline:
             wanted = set(self.headline)
-            return [m for m in self.metrics if f"{m.group}/{m.name}" in wanted]
+            return [m for m in self.metrics if m.key in wanted]
         return [m for m in self.metrics if not m.group] or self.metrics[:8]
 
     @classmethod

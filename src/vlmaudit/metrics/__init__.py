@@ -1,1 +1,2 @@
-"""Scoring: K-way selection with explicit tie policy, aggregation, bootstrap CIs."""
+"""Metrics: K-way selection with explicit tie policy, grouped units, aggregation, bootstrap CIs, and
+the kit that turns per-item outcomes into a reported Metric."""

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vlmaudit.results import Metric
-
 
 def micro(values: np.ndarray) -> float:
     """Mean over items (every item weighs the same)."""
@@ -79,58 +77,6 @@ def macro(
         raise ValueError(f"macro mean: no group left (min_count={min_count}, {len(dropped)} dropped)")
     value = float(np.mean([mean for mean, _ in per_group.values()]))
     return Macro(value, per_group, dropped)
-
-
-def macro_ci(
-    values: np.ndarray,
-    groups: Sequence[str],
-    kept: Sequence[str],
-    *,
-    n_boot: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
-) -> tuple[float, float]:
-    """Percentile CI of a macro mean, resampling items within each kept group (stratified).
-
-    Stratifying keeps the set of groups fixed, so a resample never silently drops a rare group
-    or changes what the macro mean averages over.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    names, inverse = _group_ids(groups)
-    position = {name: i for i, name in enumerate(names)}
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(len(names) + 1))
-    rng = np.random.default_rng(seed)
-    totals = np.zeros(n_boot)
-    for key in kept:
-        i = position[key]
-        members = values[order[bounds[i] : bounds[i + 1]]]
-        idx = rng.integers(0, members.size, size=(n_boot, members.size))
-        totals += members[idx].mean(axis=1)
-    stats = totals / len(kept)
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(stats, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
-
-
-def macro_metric(
-    name: str,
-    values: np.ndarray,
-    groups: Sequence[str],
-    *,
-    min_count: int = 1,
-    exclude: Iterable[str] = (),
-    tie_rate: float | None = None,
-    seed: int = 0,
-    n_boot: int = 1000,
-    **kwargs,
-) -> tuple[Metric, Macro]:
-    """A Metric for a macro mean, with a stratified bootstrap CI; n counts items in kept groups."""
-    result = macro(values, groups, min_count=min_count, exclude=exclude)
-    lo, hi = macro_ci(values, groups, result.kept, n_boot=n_boot, seed=seed)
-    n = sum(count for _, count in result.per_group.values())
-    metric = Metric(name=name, value=result.value, n=n, ci_low=lo, ci_high=hi, tie_rate=tie_rate, **kwargs)
-    return metric, result
 
 
 def mean_over_subsets(values: Mapping[str, float], subsets: Sequence[str] | None = None) -> float:

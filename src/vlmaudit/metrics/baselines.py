@@ -97,6 +97,6 @@ def hackable(baselines: dict[str, float], threshold: float = HACKABLE_THRESHOLD)
 def hackable_flags(metrics: Sequence[Metric]) -> list[str]:
     """One `hackable:` result flag per metric that a caption-length scorer wins."""
     return [
-        f"hackable: {m.group} {m.name} blind {name} = {m.baselines[name]:.3f} >= {HACKABLE_THRESHOLD}"
+        f"hackable: {m.key} blind {name} = {m.baselines[name]:.3f} >= {HACKABLE_THRESHOLD}"
         for m in metrics for name in hackable(m.baselines or {})
     ]

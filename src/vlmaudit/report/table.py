@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from vlmaudit.results import metric_key
+
 
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "" if value is None else f"{value:.{digits}f}"
+
+
+def _key(m: dict[str, Any]) -> str:
+    return metric_key(m["group"], m["name"], m.get("variant") or "")
 
 
 def headline_rows(payload: dict[str, Any]) -> list[dict[str, str]]:
     """One row per headline metric of one results.json payload."""
     metrics = payload["metrics"]
     wanted = set(payload.get("headline") or [])
-    chosen = [m for m in metrics if f"{m['group']}/{m['name']}" in wanted] if wanted else []
+    chosen = [m for m in metrics if _key(m) in wanted] if wanted else []
     if not chosen:
         chosen = [m for m in metrics if not m["group"]] or metrics[:8]
     rows = []
@@ -23,7 +29,7 @@ def headline_rows(payload: dict[str, Any]) -> list[dict[str, str]]:
         ref = m.get("reference") or {}
         rows.append({
             "model": payload["model"], "suite": payload["suite"], "data": payload["data"],
-            "metric": f"{m['group']}/{m['name']}".strip("/"), "value": _fmt(m["value"]), "ci95": ci,
+            "metric": _key(m), "value": _fmt(m["value"]), "ci95": ci,
             "chance": _fmt(m.get("chance")), "ties": _fmt(m.get("tie_rate")), "n": str(m["n"]),
             "blind baselines": baselines,
             "paper": _fmt(ref.get("value")) if ref else "",
@@ -73,7 +79,7 @@ def print_table(payloads: list[dict[str, Any]]) -> None:
             table.add_column(column, overflow="fold", justify="left" if column == "metric" else "right",
                              no_wrap=column == "metric")
         chosen = {row["metric"]: row for row in headline_rows(payload)}
-        baselines = {f"{m['group']}/{m['name']}".strip("/"): m.get("baselines") for m in payload["metrics"]}
+        baselines = {_key(m): m.get("baselines") for m in payload["metrics"]}
         for metric, row in chosen.items():
             extra = {"best blind": strongest_blind(baselines.get(metric)),
                      "bow-tied": _fmt((baselines.get(metric) or {}).get("bow_equivalent"))}

@@ -19,7 +19,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from vlmaudit.data.choice import utf8_text
 from vlmaudit.data.images import Alpha, ImageRef, file_image
@@ -34,20 +34,6 @@ CATEGORIES = (  # the evaluation script's list, in CSV order, 15 pairs each
 )
 PROMPT = "a photo of "  # prepended to every statement by the official script
 IMAGE_DIRS = ("MLLM_VLM Images", "MLLM_VLM_Images", "MMVP_VLM_Images")
-
-METADATA: dict[str, Any] = {
-    "name": "MMVP-VLM",
-    "citation": "Tong et al. Eyes wide shut? Exploring the visual shortcomings of multimodal LLMs. "
-    "CVPR 2024. github.com/tsb0601/MMVP; huggingface.co/datasets/MMVP/MMVP_VLM",
-    "license": "see the dataset card (images collected from ImageNet-1k / LAION-Aesthetics)",
-    "main_score": "pair accuracy (text->image, both statements right), per visual pattern",
-    "chance": {"pair": 0.25, "single": 0.5},
-    "expected_format": __doc__,
-    "sizes": {"pairs": 135, "images": 270, "patterns": 9},
-    "legacy_tie_policy": "softmax over the two images, image 1 iff p > 0.5 (ties pick image 2)",
-    "reconstructed": "CSV layout and category assignment (see expected_format)",
-}
-
 
 class MMVPOptions(ImageOptions):
     images: UserPath | None = None  # default: the first of IMAGE_DIRS beside the CSV

@@ -28,18 +28,6 @@ from vlmaudit.data.items import SpatialChoice
 from vlmaudit.data.source import CommaList, DataSpec, ImageOptions, UserPath, check_item_type, fingerprint_of
 from vlmaudit.errors import DataError, ImageError, SpecError
 
-METADATA: dict[str, Any] = {
-    "name": "What'sUp",
-    "citation": "Kamath, Hessel, Chang. What's \"up\" with vision-language models? Investigating their "
-    "struggle with spatial reasoning. EMNLP 2023. github.com/amitakamath/whatsup_vlms",
-    "license": "MIT (code and annotations); images: authors' photos (A/B), COCO val2017, Visual Genome",
-    "main_score": "individual accuracy (Table 1); pair and set accuracy for subsets A/B",
-    "chance": {"A": 0.25, "B": 0.25, "coco": 0.5, "gqa": 0.5, "pair": 0.0625, "set": 1 / 256},
-    "expected_format": __doc__,
-    "sizes": {"A": 412, "B": 408, "coco-one": None, "coco-two": None, "gqa-one": None, "gqa-two": None},
-    "legacy_tie_policy": "argmax-first (np.argmax with the gold caption first: ties count correct)",
-}
-
 
 @dataclass(frozen=True)
 class Subset:

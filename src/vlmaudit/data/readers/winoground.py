@@ -27,17 +27,6 @@ from vlmaudit.data.items import WinogroundGroup
 from vlmaudit.data.source import DataSpec, ImageOptions, UserPath, check_item_type, fingerprint_of
 from vlmaudit.errors import DataError, ImageError, SpecError
 
-METADATA: dict[str, Any] = {
-    "name": "Winoground",
-    "citation": "Thrush et al. Winoground: Probing vision and language models for visio-linguistic "
-    "compositionality. CVPR 2022. huggingface.co/datasets/facebook/winoground",
-    "license": "gated; Getty Images licence for research use (images); annotations per the dataset card",
-    "main_score": "group score (text, image and group scores reported)",
-    "chance": {"text": 0.25, "image": 0.25, "group": 1 / 6},
-    "expected_format": __doc__,
-    "sizes": {"examples": 400, "images": 800},
-    "legacy_tie_policy": "strict (paper: `>`); CLIP_benchmark's argmax = argmax-first",
-}
 REQUIRED = ("id", "image_0", "image_1", "caption_0", "caption_1")
 TAG_FIELDS = ("tag", "secondary_tag", "num_main_preds", "collapsed_tag")
 PARQUET_SHARDS = "test-*.parquet"

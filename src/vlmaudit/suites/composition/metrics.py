@@ -1,4 +1,4 @@
-"""Turn scored subsets into Metrics: aggregation, CI, tie rate, blind baselines, published reference.
+"""Which metrics a composition benchmark reports, and their outcomes handed to the metric kit.
 
 A `Pool` is one or more scored subsets seen as one item list, so a subset's own numbers, the
 SugarCrepe micro overall and the Hard-Positive REPLACE mean over subsets share one code path.
@@ -13,11 +13,10 @@ from typing import Literal
 
 import numpy as np
 
-from vlmaudit.metrics.aggregate import macro, macro_metric
-from vlmaudit.metrics.summary import mean_metric
+from vlmaudit.benchmarks import Benchmark, exclusion_list
+from vlmaudit.metrics.aggregate import macro
+from vlmaudit.metrics.kit import Kit
 from vlmaudit.results import Metric
-from vlmaudit.suites.composition.bench import Benchmark, excluded
-from vlmaudit.suites.composition.refs import reference_for
 from vlmaudit.suites.composition.score import Evaluated
 
 Aggregation = Literal["micro", "macro", "subsets"]  # over items / item groups / subsets of the pool
@@ -36,18 +35,20 @@ class MetricSpec:
 
 def metric_specs(bench: Benchmark, *, grouped: bool) -> list[MetricSpec]:
     """The metrics a benchmark reports; `grouped` adds the macro mean over item groups."""
+    chance = bench.chance
     if bench.rule == "triplet":
         return [
-            MetricSpec("orig_accuracy", "orig_accuracy", 0.5),
-            MetricSpec("aug_accuracy", "aug_accuracy", 1 / 3),
-            MetricSpec("brittleness", "brittleness", 1 / 3, higher_is_better=False),
+            MetricSpec("orig_accuracy", "orig_accuracy", chance["orig_accuracy"]),
+            MetricSpec("aug_accuracy", "aug_accuracy", chance["aug_accuracy"]),
+            MetricSpec("brittleness", "brittleness", chance["brittleness"], higher_is_better=False),
         ]
     if bench.main_score == "precision@1":
-        return [MetricSpec("precision@1", "precision@1", bench.chance)]
-    specs = [MetricSpec("accuracy", "accuracy", bench.chance)]
+        return [MetricSpec("precision@1", "precision@1", chance["precision@1"])]
+    specs = [MetricSpec("accuracy", "accuracy", chance["accuracy"])]
     if grouped or bench.main_score == "macro_accuracy":
-        specs.append(MetricSpec("macro_accuracy", "accuracy", bench.chance, "macro", True,
-                                bench.min_count, excluded(bench.exclude_list)))
+        macro_chance = chance.get("macro_accuracy", chance["accuracy"])
+        specs.append(MetricSpec("macro_accuracy", "accuracy", macro_chance, "macro", True, bench.min_count,
+                                exclusion_list(bench.exclude_list)))
     return specs
 
 
@@ -97,51 +98,44 @@ class Pool:
         return [g for p in self.parts for g in p.groups]
 
 
-def aggregator(spec: MetricSpec, pool: Pool) -> tuple[Callable[[np.ndarray], float], np.ndarray]:
-    """A function values -> aggregate, and the mask of items that count in it (for the tie rate)."""
+def aggregator(spec: MetricSpec, pool: Pool) -> Callable[[np.ndarray], float]:
+    """values -> the spec's aggregate (the kit's rule), for the tie-policy sweep."""
     if spec.aggregation == "micro":
-        return (lambda v: float(np.mean(v))), np.ones(len(pool.tied), dtype=bool)
+        return lambda v: float(np.mean(v))
     keys = pool.keys(spec.aggregation)
-    kept = set(macro(np.zeros(len(keys)), keys, min_count=spec.min_count, exclude=spec.exclude).kept)
 
     def aggregate(values: np.ndarray) -> float:
         return macro(values, keys, min_count=spec.min_count, exclude=spec.exclude).value
 
-    return aggregate, np.asarray([k in kept for k in keys])
+    return aggregate
 
 
 def build_metrics(
     pool: Pool,
     specs: list[MetricSpec],
     group: str,
+    kit: Kit,
     *,
-    model_spec: str,
-    seed: int,
-    n_boot: int,
+    rule: str | None = None,
     notes: str = "",
 ) -> tuple[list[Metric], dict]:
-    """Metrics (with baselines and reference) and, for macro ones, the per-group table."""
+    """Metrics (with baselines and reference) and, for macro ones, the per-group table.
+
+    `rule`: the tie policy the outcomes were computed with (None for combined pools).
+    """
     metrics, tables = [], {}
     for spec in specs:
-        aggregate, counted = aggregator(spec, pool)
         blind = pool.parts[0].tables.blind
-        baselines = {scorer: aggregate(pool.values(scorer, spec.source)) for scorer in blind}
-        baselines["bow_equivalent"] = aggregate(pool.bow)
-        common = dict(
-            group=group, chance=spec.chance, tie_rate=float(pool.tied[counted].mean()),
-            higher_is_better=spec.higher_is_better, baselines=baselines,
-            reference=reference_for(model_spec, group, spec.name), notes=notes,
-        )
+        baselines = {scorer: pool.values(scorer, spec.source) for scorer in blind}
+        baselines["bow_equivalent"] = pool.bow
+        common = dict(group=group, rule=rule, chance=spec.chance, tied=pool.tied, baselines=baselines,
+                      higher_is_better=spec.higher_is_better, notes=notes)
         values = pool.values("model", spec.source)
         if spec.aggregation == "micro":
-            metric = mean_metric(
-                spec.name, values, clusters=pool.clusters, seed=seed, n_boot=n_boot, **common
-            )
+            metric = kit.metric(spec.name, values, clusters=pool.clusters, **common)
         else:
-            metric, result = macro_metric(
-                spec.name, values, pool.keys(spec.aggregation), min_count=spec.min_count,
-                exclude=spec.exclude, seed=seed, n_boot=n_boot, **common,
-            )
+            metric, result = kit.macro(spec.name, values, pool.keys(spec.aggregation),
+                                       min_count=spec.min_count, exclude=spec.exclude, **common)
             tables[spec.name] = {
                 "per_group": {k: {"value": v, "n": n} for k, (v, n) in result.per_group.items()},
                 "dropped": result.dropped,

@@ -10,15 +10,17 @@ fraction); a benchmark a length rule wins is flagged "hackable".
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from pydantic import Field, field_validator
 
+from vlmaudit.benchmarks import references_for
 from vlmaudit.data.items import CaptionChoice
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.baselines import hackable_flags
+from vlmaudit.metrics.kit import Kit
 from vlmaudit.metrics.selection import TIE_POLICIES, check_tie_policy
 from vlmaudit.results import Metric, SuiteResult
 from vlmaudit.scoring.blind import caption_blind
@@ -109,20 +111,20 @@ def _policy(config: Config, bench: Benchmark) -> str:
     return bench.official_tie_policy if config.tie_policy == "official" else config.tie_policy
 
 
-def _run_part(part: Part, tables, config: Config, ctx: RunContext) -> tuple[Evaluated, list[Metric], dict]:
+def _run_part(part: Part, tables, config: Config, ctx: RunContext,
+              kit: Kit) -> tuple[Evaluated, list[Metric], dict]:
     bench, policy = part.bench, _policy(config, part.bench)
     rule = triplet_rule if bench.rule == "triplet" else choice_rule(outcome_key(bench))
     ev = evaluate(part.group, part.items, tables, rule, policy, ctx.seed, triplet=bench.rule == "triplet")
     wanted = metric_specs(bench, grouped=any(item.group for item in part.items))
     specs = [s for s in wanted if computable(s, Pool([ev]))]
     notes = "; ".join(filter(None, [f"tie_policy={policy}", bench.reconstructed]))
-    metrics, macro_tables = build_metrics(Pool([ev]), specs, part.group, model_spec=ctx.model.spec,
-                                          seed=ctx.seed, n_boot=config.n_boot, notes=notes)
+    metrics, macro_tables = build_metrics(Pool([ev]), specs, part.group, kit, rule=policy, notes=notes)
     main = next((s for s in specs if s.name == bench.main_score), specs[0])
-    aggregate, _ = aggregator(main, Pool([ev]))
+    aggregate = aggregator(main, Pool([ev]))
     gold = np.asarray([item.gold for item in part.items])
     extra = {
-        "benchmark": asdict(bench),
+        "benchmark": bench.model_dump(),
         "main_score": main.name,
         "not_computed": [
             f"{part.group}/{s.name}: no group has >= {s.min_count} items outside the exclusion list; "
@@ -135,14 +137,13 @@ def _run_part(part: Part, tables, config: Config, ctx: RunContext) -> tuple[Eval
     return ev, metrics, extra
 
 
-def _combine(combo: Combined, evaluated: dict[str, Evaluated], bench: Benchmark, config: Config,
-             ctx: RunContext) -> list[Metric]:
+def _combine(combo: Combined, evaluated: dict[str, Evaluated], bench: Benchmark, kit: Kit,
+             rule: str) -> list[Metric]:
     pool = Pool([evaluated[g] for g in combo.groups])
     specs = [MetricSpec(s.name, s.source, s.chance, "micro" if combo.aggregation == "micro" else "subsets",
                         s.higher_is_better) for s in metric_specs(bench, grouped=False)]
     notes = f"{combo.aggregation} over {', '.join(combo.groups)}"
-    metrics, _ = build_metrics(pool, specs, combo.group, model_spec=ctx.model.spec, seed=ctx.seed,
-                               n_boot=config.n_boot, notes=notes)
+    metrics, _ = build_metrics(pool, specs, combo.group, kit, rule=rule, notes=notes)
     return metrics
 
 
@@ -151,13 +152,14 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
     parts, combos = plan(data, config, ctx.seed)
     scorers = [ctx.scorer, *caption_blind(ctx.scorer, config.prompt)]
     tables = score_tables(scorers, {p.group: p.items for p in parts})
+    kit = Kit(ctx.seed, config.n_boot, references_for(ctx.model.spec, "composition"))
     metrics: list[Metric] = []
     evaluated: dict[str, Evaluated] = {}
     extra: dict = {"per_benchmark": {}}
     flags: list[str] = []
     samples: dict[str, list[dict]] = {}
     for part in parts:
-        ev, part_metrics, part_extra = _run_part(part, tables[part.group], config, ctx)
+        ev, part_metrics, part_extra = _run_part(part, tables[part.group], config, ctx, kit)
         evaluated[part.group] = ev
         metrics += part_metrics
         extra["per_benchmark"][part.group] = part_extra
@@ -168,7 +170,7 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         part.group, part.bench, extra["per_benchmark"][part.group]["main_score"])]
     for combo in combos:
         bench = next(p.bench for p in parts if p.group in combo.groups)
-        metrics += _combine(combo, evaluated, bench, config, ctx)
+        metrics += _combine(combo, evaluated, bench, kit, _policy(config, bench))
         headline += _headline(combo.group, bench)
     flags += hackable_flags(metrics)
     flags += sorted({p.bench.reconstructed for p in parts if p.bench.reconstructed})

@@ -1,8 +1,8 @@
 """MMVP-VLM scoring: text->image pair accuracy, overall and per visual pattern.
 
 Three rules on the same [P, statement, image] table: the configured tie policy on a plain argmax
-(strict by default), the official softmax threshold (`@legacy`: image 1 iff p > 0.5, ties pick
-image 2) and numpy's argmax (`@argmax`: ties pick image 1). Text-only scorers cannot choose between
+(strict by default), the official softmax threshold (variant `legacy`: image 1 iff p > 0.5, ties pick
+image 2) and numpy's argmax (variant `argmax`: ties pick image 1). Text-only scorers cannot choose between
 two images, so the blind scorers here are the model's image prior (similarity to a neutral
 prompt) and a constant table, which shows what the tie rule alone earns.
 """
@@ -13,27 +13,30 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vlmaudit.benchmarks import benchmark
 from vlmaudit.data.items import ImagePair
 from vlmaudit.metrics.grouped import image_pairs
+from vlmaudit.metrics.kit import Kit
 from vlmaudit.metrics.selection import Selection
 from vlmaudit.results import Metric
 from vlmaudit.scoring.base import Scorer
 from vlmaudit.scoring.blind import ConstantScorer, ImagePriorScorer
-from vlmaudit.suites.spatial.common import Block, MetricKit, emit, variants
+from vlmaudit.suites.spatial.common import Block, emit, variants
 
-LEGACY = "softmax"
-CHANCE = {"pair": 0.25, "single": 0.5}
+MMVP = benchmark("mmvp-vlm")
+LEGACY = MMVP.official_tie_policy  # "softmax": image 1 iff p > 0.5
+CHANCE = MMVP.chance  # pair 1/4, single 1/2
 
 
 def variants_for(tie_policy: str, legacy: bool) -> list[tuple[str, str]]:
-    """The configured policy, the official softmax rule (@legacy) and numpy's argmax (@argmax)."""
+    """The configured policy, the official softmax rule (legacy) and numpy's argmax (argmax)."""
     runs = variants(tie_policy, LEGACY, legacy)
     if legacy and tie_policy != "argmax-first":
-        runs.append(("@argmax", "argmax-first"))
+        runs.append(("argmax", "argmax-first"))
     return runs
 
 
-def evaluate(scorer: Scorer, kit: MetricKit, items: Sequence[ImagePair], *, prefix: str,
+def evaluate(scorer: Scorer, kit: Kit, items: Sequence[ImagePair], *, prefix: str,
              variants: list[tuple[str, str]], logit_scale: float,
              seed: int = 0, prompt: str = "a photo.") -> tuple[list[Metric], list[dict]]:
     scores = scorer.grid([it.images for it in items], [it.texts for it in items])  # [P, statement, image]
@@ -42,11 +45,11 @@ def evaluate(scorer: Scorer, kit: MetricKit, items: Sequence[ImagePair], *, pref
     blind = {s.name: s.grid([it.images for it in items], [it.texts for it in items]) for s in blind_scorers}
     categories = [it.category for it in items]
     metrics: list[Metric] = []
-    for suffix, mode in variants:
+    for variant, mode in variants:
         def block(table: np.ndarray, mode: str = mode) -> Block:
             return _block(table, gold, mode, categories, logit_scale, seed)
 
-        metrics += emit(kit, prefix, block, scores, blind, suffix, mode, {})
+        metrics += emit(kit, prefix, block, scores, blind, variant, mode, {})
     samples = [
         {"qids": list(it.qids), "category": it.category, "texts": list(it.texts),
          "images": [r.label for r in it.images], "gold": list(it.gold), "scores": row.tolist()}

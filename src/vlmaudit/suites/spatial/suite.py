@@ -8,9 +8,9 @@ What'sUp-like sets (left/right/above/below of the same two objects), Winoground-
 and MMVP-like image pairs.
 
 Every metric carries its chance level, tie rate, bootstrap CI and the blind scorers' values on the
-same items (`Metric.baselines`); metrics computed with a benchmark's original tie rule carry the
-suffix `@legacy` (unless that rule is the configured one) and the published number when the
-model spec matches (`references/spatial.json`).
+same items (`Metric.baselines`); metrics computed with a benchmark's original tie rule carry
+`variant="legacy"` (unless that rule is the configured one) and the published number when the
+model spec matches (`vlmaudit/benchmarks/data/references/spatial.json`).
 """
 
 from __future__ import annotations
@@ -22,15 +22,16 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field, field_validator
 
+from vlmaudit.benchmarks import benchmark, references_for
 from vlmaudit.data.images import ImageRef, file_image
 from vlmaudit.data.items import ImageCaptions, ImagePair, SpatialChoice, WinogroundGroup
-from vlmaudit.data.readers import mmvp as mmvp_reader
 from vlmaudit.data.readers import whatsup as whatsup_reader
-from vlmaudit.data.readers import winoground as winoground_reader
 from vlmaudit.data.scenes.benchmarks import WHATSUP_LAYOUT
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
+from vlmaudit.metrics.aggregate import mean_over_subsets
 from vlmaudit.metrics.baselines import hackable_flags
+from vlmaudit.metrics.kit import Kit
 from vlmaudit.metrics.selection import check_tie_policy
 from vlmaudit.results import Metric, SuiteResult
 from vlmaudit.scoring.base import Scorer
@@ -40,7 +41,7 @@ from vlmaudit.suites.base import RunContext, SuiteConfig
 from vlmaudit.suites.spatial import mmvp as spatial_mmvp
 from vlmaudit.suites.spatial import whatsup as spatial_whatsup
 from vlmaudit.suites.spatial import winoground as spatial_winoground
-from vlmaudit.suites.spatial.common import MetricKit, references_for, variants
+from vlmaudit.suites.spatial.common import variants
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 TABLE1 = {  # paper Table 1 columns: mean of two subsets' individual accuracies
@@ -50,7 +51,7 @@ TABLE1 = {  # paper Table 1 columns: mean of two subsets' individual accuracies
 
 class Config(SuiteConfig):
     seed: int = 0
-    tie_policy: str = "strict"  # main rule; each benchmark's own rule is added as @legacy
+    tie_policy: str = "strict"  # main rule; each benchmark's own rule is added as variant "legacy"
     legacy: bool = True
     score_dtype: str = "fp32"  # "fp16" rounds embeddings and dots in fp16, like the What'sUp code
     n_boot: int = Field(1000, ge=1)
@@ -87,7 +88,7 @@ class SpatialSuite:
     def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         start = time.perf_counter()
         scorer = ctx.scorer.with_score_dtype(config.score_dtype)
-        kit = MetricKit(config.seed, config.n_boot, references_for(ctx.model.spec))
+        kit = Kit(config.seed, config.n_boot, references_for(ctx.model.spec, "spatial"))
         out = Collected()
         counts = {SpatialChoice: config.n_sets, WinogroundGroup: config.n_groups, ImagePair: config.n_pairs}
         for kind, run_kind in ((SpatialChoice, _whatsup), (WinogroundGroup, _winoground), (ImagePair, _mmvp)):
@@ -126,7 +127,7 @@ class Collected:
 
 
 def _whatsup(ctx: RunContext, data, subsets: dict[str, list[SpatialChoice]], config: Config, scorer: Scorer,
-             kit: MetricKit, out: Collected) -> None:
+             kit: Kit, out: Collected) -> None:
     """What'sUp subsets ("whatsup/A", ...) or the generated What'sUp-like one ("whatsup-like/scenes")."""
     individual: dict[str, dict[str, float]] = {}
     four = variants(config.tie_policy, spatial_whatsup.LEGACY_4WAY, config.legacy)
@@ -156,7 +157,7 @@ def _whatsup(ctx: RunContext, data, subsets: dict[str, list[SpatialChoice]], con
     if any(key.startswith("whatsup/") for key in subsets):
         sizes = {key.rsplit("/", 1)[1]: len(items) for key, items in subsets.items()}
         out.metrics += _table1(kit, individual, sizes, four)
-        out.extra["benchmark"] = _jsonable(whatsup_reader.METADATA)
+        out.extra["benchmark"] = benchmark("whatsup").model_dump()
         out.extra["files"] = data.files
 
 
@@ -186,28 +187,27 @@ def _caption_prior(scorer: Scorer, items, reference: list[ImageRef]) -> np.ndarr
                                                                  [it.options for it in items])
 
 
-def _table1(kit: MetricKit, individual: dict[str, dict[str, float]], sizes: dict[str, int],
+def _table1(kit: Kit, individual: dict[str, dict[str, float]], sizes: dict[str, int],
             four: list[tuple[str, str]]) -> list[Metric]:
     """Paper Table 1: What'sUp = mean(A, B) etc., and their average, for the subsets present."""
     out = []
-    for suffix, policy in four:
+    for variant, policy in four:
         means, counts = {}, {}
         for name, parts in TABLE1.items():
             if all(p in individual for p in parts):
-                means[name] = float(np.mean([individual[p][suffix] for p in parts]))
+                means[name] = mean_over_subsets({p: individual[p][variant] for p in parts})
                 counts[name] = sum(sizes[p] for p in parts)
         if len(means) == len(TABLE1):
             means["avg"] = float(np.mean(list(means.values())))
             counts["avg"] = sum(counts.values())
         for name, value in means.items():
-            ref = kit.reference("whatsup/table1", name, policy)
-            out.append(Metric(name=name + suffix, value=value, n=counts[name], group="whatsup/table1",
-                              reference=ref, notes="mean of the subsets' individual accuracies; no CI"))
+            out.append(kit.derived(name, value, n=counts[name], group="whatsup/table1", variant=variant,
+                                   rule=policy, notes="mean of the subsets' individual accuracies; no CI"))
     return out
 
 
 def _winoground(ctx: RunContext, data, subsets: dict[str, list[WinogroundGroup]], config: Config,
-                scorer: Scorer, kit: MetricKit, out: Collected) -> None:
+                scorer: Scorer, kit: Kit, out: Collected) -> None:
     runs = variants(config.tie_policy, spatial_winoground.LEGACY, config.legacy)
     for key, items in subsets.items():
         metrics, samples = spatial_winoground.evaluate(scorer, kit, items, prefix=key, variants=runs,
@@ -216,13 +216,13 @@ def _winoground(ctx: RunContext, data, subsets: dict[str, list[WinogroundGroup]]
         out.samples[key] = samples
         out.headline += [f"{key}/text", f"{key}/image", f"{key}/group"]
         if key == "winoground":
-            out.extra |= {"benchmark": _jsonable(winoground_reader.METADATA), "file": data.file}
+            out.extra |= {"benchmark": benchmark("winoground").model_dump(), "file": data.file}
         else:
             out.extra.setdefault("generated", {})["winoground_like_groups"] = len(items)
 
 
 def _mmvp(ctx: RunContext, data, subsets: dict[str, list[ImagePair]], config: Config, scorer: Scorer,
-          kit: MetricKit, out: Collected) -> None:
+          kit: Kit, out: Collected) -> None:
     runs = spatial_mmvp.variants_for(config.tie_policy, config.legacy)
     for key, items in subsets.items():
         metrics, samples = spatial_mmvp.evaluate(scorer, kit, items, prefix=key, variants=runs,
@@ -233,12 +233,8 @@ def _mmvp(ctx: RunContext, data, subsets: dict[str, list[ImagePair]], config: Co
         out.headline += [f"{key}/pair"]
         if key == "mmvp-vlm":
             out.headline.append(f"{key}/pair@legacy")
-            out.flags.append(f"reconstructed: {mmvp_reader.METADATA['reconstructed']}")
-            out.extra |= {"benchmark": _jsonable(mmvp_reader.METADATA), "file": data.file}
+            meta = benchmark("mmvp-vlm")
+            out.flags.append(f"reconstructed: {meta.reconstructed}")
+            out.extra |= {"benchmark": meta.model_dump(), "file": data.file}
         else:
             out.extra.setdefault("generated", {})["mmvp_like_pairs"] = len(items)
-
-
-def _jsonable(meta: dict) -> dict:
-    return {k: v for k, v in meta.items() if k != "expected_format"} | {
-        "expected_format": " ".join(str(meta.get("expected_format", "")).split())}

@@ -16,19 +16,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vlmaudit.benchmarks import benchmark
 from vlmaudit.data.items import SpatialChoice
 from vlmaudit.data.readers.whatsup import Subset
 from vlmaudit.errors import DataError
 from vlmaudit.metrics.baselines import bow_equivalent
 from vlmaudit.metrics.grouped import relation_pairs, relation_sets
+from vlmaudit.metrics.kit import Kit
 from vlmaudit.metrics.selection import Selection, pairwise, select
 from vlmaudit.results import Metric
 from vlmaudit.scoring.base import Scorer
 from vlmaudit.scoring.blind import ConstantScorer, caption_blind
-from vlmaudit.suites.spatial.common import Block, MetricKit, emit, share, value
+from vlmaudit.suites.spatial.common import Block, emit, share, value
 
-LEGACY_4WAY = "argmax-first"  # np.argmax with the gold caption first: ties count correct
-LEGACY_2WAY = "strict"  # Li et al.: p_gold > p_opposite
+LEGACY_4WAY = benchmark("whatsup").official_tie_policy  # np.argmax, gold caption first: ties count correct
+LEGACY_2WAY = benchmark("whatsup/two-way").official_tie_policy  # Li et al.: p_gold > p_opposite
 PRIOR_NOTE = "caption-prior normalised: s(i,t) - mean over reference images i' of s(i',t)"
 
 @dataclass
@@ -36,7 +38,7 @@ class WhatsUpRun:
     metrics: list[Metric]
     samples: list[dict]
     flags: list[str]
-    individual: dict[str, float]  # variant suffix -> 4-way individual accuracy (Table 1 means)
+    individual: dict[str, float]  # variant -> 4-way individual accuracy (Table 1 means)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class _Layout:
         return len(self.groups)
 
 
-def evaluate(scorer: Scorer, kit: MetricKit, subset: Subset, items: Sequence[SpatialChoice], *, prefix: str,
+def evaluate(scorer: Scorer, kit: Kit, subset: Subset, items: Sequence[SpatialChoice], *, prefix: str,
              variants: list[tuple[str, str]], two_way_variants: list[tuple[str, str]],
              prior: np.ndarray | None = None, seed: int = 0, prompt: str = "a photo.") -> WhatsUpRun:
     """All What'sUp metrics of one subset. `prior`: [N, K] caption prior to subtract, or None;
@@ -71,18 +73,18 @@ def evaluate(scorer: Scorer, kit: MetricKit, subset: Subset, items: Sequence[Spa
     extra = {"bow_equivalent": float(bow_equivalent(options, 0).mean())}
     metrics: list[Metric] = []
     individual: dict[str, float] = {}
-    for suffix, policy in variants:
+    for variant, policy in variants:
         def four(table: np.ndarray, policy: str = policy, breakdown: bool = True) -> Block:
             return _four_way(select(table, 0, policy, seed), layout, breakdown)
 
-        metrics += emit(kit, group, four, scores, blind, suffix, policy, extra)
-        individual[suffix] = value(four(scores)[("", "individual")][0])
+        metrics += emit(kit, group, four, scores, blind, variant, policy, extra)
+        individual[variant] = value(four(scores)[("", "individual")][0])
         if prior is not None:
             def normalised(table: np.ndarray, policy: str = policy) -> Block:
                 return four(table, policy, breakdown=False)
 
             constant = {"constant": blind["constant"]}  # what a text-only scorer becomes once normalised
-            metrics += emit(kit, group, normalised, scores - prior, constant, suffix, policy, {},
+            metrics += emit(kit, group, normalised, scores - prior, constant, variant, policy, {},
                             "_prior_norm", PRIOR_NOTE)
     flags: list[str] = []
     opp = [it.opposite for it in items]
@@ -92,11 +94,11 @@ def evaluate(scorer: Scorer, kit: MetricKit, subset: Subset, items: Sequence[Spa
             flags.append(f"{group}/two-way: {len(items) - keep.size} images without a unique "
                          "opposite-preposition caption are left out")
         cols = np.array([opp[i] for i in keep], dtype=np.int64)
-        for suffix, policy in two_way_variants:
+        for variant, policy in two_way_variants:
             def two(table: np.ndarray, policy: str = policy) -> Block:
                 return _two_way(pairwise(table[keep, 0], table[keep, cols], policy, seed), layout, keep)
 
-            metrics += emit(kit, f"{group}/two-way", two, scores, blind, suffix, policy, {})
+            metrics += emit(kit, f"{group}/two-way", two, scores, blind, variant, policy, {})
     samples = [
         {"subset": subset.name, "image": it.image.label, "group": it.group, "relation": it.relation,
          "options": list(it.options), "opposite": it.opposite, "scores": [float(v) for v in row]}

@@ -12,20 +12,23 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vlmaudit.benchmarks import benchmark
 from vlmaudit.data.items import WinogroundGroup
 from vlmaudit.data.readers.winoground import TAG_FIELDS
 from vlmaudit.metrics.baselines import bow_equivalent
 from vlmaudit.metrics.grouped import winoground
+from vlmaudit.metrics.kit import Kit
 from vlmaudit.results import Metric
 from vlmaudit.scoring.base import Scorer
 from vlmaudit.scoring.blind import ImagePriorScorer, caption_blind
-from vlmaudit.suites.spatial.common import Block, MetricKit, emit
+from vlmaudit.suites.spatial.common import Block, emit
 
-LEGACY = "strict"  # the paper's `>`; CLIP_benchmark's argmax is tie_policy=argmax-first
-CHANCE = {"text": 0.25, "image": 0.25, "group": 1 / 6}
+WINOGROUND = benchmark("winoground")
+LEGACY = WINOGROUND.official_tie_policy  # the paper's `>`; CLIP_benchmark's argmax is argmax-first
+CHANCE = WINOGROUND.chance  # text, image 1/4; group 1/6
 
 
-def evaluate(scorer: Scorer, kit: MetricKit, items: Sequence[WinogroundGroup], *, prefix: str,
+def evaluate(scorer: Scorer, kit: Kit, items: Sequence[WinogroundGroup], *, prefix: str,
              variants: list[tuple[str, str]], seed: int = 0,
              prompt: str = "a photo.") -> tuple[list[Metric], list[dict]]:
     captions = [it.captions for it in items]
@@ -34,11 +37,11 @@ def evaluate(scorer: Scorer, kit: MetricKit, items: Sequence[WinogroundGroup], *
     extra = {"bow_equivalent": float(bow_equivalent(captions, 0).mean())}
     tags = {f: [it.tags.get(f) for it in items] for f in TAG_FIELDS}
     metrics: list[Metric] = []
-    for suffix, policy in variants:
+    for variant, policy in variants:
         def block(table: np.ndarray, policy: str = policy) -> Block:
             return _block(table, policy, tags, seed)
 
-        metrics += emit(kit, prefix, block, scores, blind, suffix, policy, extra)
+        metrics += emit(kit, prefix, block, scores, blind, variant, policy, extra)
     samples = [
         {"id": it.id, "captions": list(it.captions), "images": [r.label for r in it.images],
          "scores": row.tolist(), **it.tags}

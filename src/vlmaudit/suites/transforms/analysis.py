@@ -1,25 +1,23 @@
-"""From similarity arrays to the transforms suite's metrics, tables and per-trial outcomes."""
+"""From similarity arrays to the transforms suite's metrics, tables and per-trial outcomes.
+
+Every image gets every selected transform, so trials form an N x K table with equal-sized
+clusters per image: the kit's bootstrap over its rows is the image-clustered one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from vlmaudit.benchmarks import Reference
 from vlmaudit.metrics.baselines import length_scores
+from vlmaudit.metrics.kit import Kit
 from vlmaudit.metrics.selection import Selection, TiePolicy, pairwise
 from vlmaudit.results import Metric
 from vlmaudit.suites.transforms import scoring as sc
-from vlmaudit.suites.transforms.report import (
-    breakdown,
-    gap_metrics,
-    reference,
-    selection_metrics,
-    trial_metric,
-)
-
-EXP3_NOTE = "the paper does not say whether Exp 3 options were bare or caption-prefixed [U]"
 
 
 @dataclass
@@ -38,11 +36,15 @@ class Setup:
     seed: int = 0
     n_boot: int = 1000
     probe_test_fraction: float = 0.25
-    paper: dict[str, Any] | None = None  # the paper's row for this model, if it evaluated it
+    references: tuple[Reference, ...] = ()  # the paper's numbers for this model, if it evaluated it
 
     @property
     def k(self) -> int:
         return len(self.names)
+
+    @property
+    def kit(self) -> Kit:
+        return Kit(self.seed, self.n_boot, self.references)
 
 
 def analyse(scores: sc.Scores, wrong: np.ndarray, features: np.ndarray, texts: tuple[list, list],
@@ -53,19 +55,39 @@ def analyse(scores: sc.Scores, wrong: np.ndarray, features: np.ndarray, texts: t
     _exp3(out, scores, setup)
     _probe(out, features, setup)
     out.extra["chance"] = {"binary": 0.5, "top1": 1 / setup.k, "top5": min(5, setup.k) / setup.k}
-    out.extra["paper_model"] = setup.paper["label"] if setup.paper else None
+    out.extra["paper_model"] = setup.references[0].model if setup.references else None
     return out
 
 
-def _metrics(out: Analysis, name: str, group: str, sel: Selection, setup: Setup, chance: float,
-             **kwargs) -> None:
-    out.metrics += selection_metrics(name, group, sel, setup.names, setup.categories, chance=chance,
-                                     seed=setup.seed, n_boot=setup.n_boot, **kwargs)
+def breakdown(setup: Setup, name: str, group: str, values: np.ndarray, tied: np.ndarray | None, *,
+              chance: float | None, rule: str | None = None, higher_is_better: bool = True) -> list[Metric]:
+    """Per-transform (`group/transform/NAME`) and per-category (`group/category/CAT`) metrics."""
+    def cut(table: np.ndarray | None, cols: int | Sequence[int]) -> np.ndarray | None:
+        return None if table is None else table[:, cols]
+
+    common = {"chance": chance, "rule": rule, "higher_is_better": higher_is_better}
+    out = [setup.kit.metric(name, values[:, j], group=f"{group}/transform/{transform}", tied=cut(tied, j),
+                            **common) for j, transform in enumerate(setup.names)]
+    for category in dict.fromkeys(setup.categories):
+        cols = [j for j, c in enumerate(setup.categories) if c == category]
+        out.append(setup.kit.metric(name, values[:, cols], group=f"{group}/category/{category}",
+                                    tied=cut(tied, cols), **common))
+    return out
+
+
+def _metrics(out: Analysis, name: str, group: str, sel: Selection, setup: Setup, chance: float, *,
+             baselines: dict[str, float] | None = None, notes: str = "") -> None:
+    """The overall metric of a Selection over [N, K] trials (with the paper's number), then its breakdowns."""
+    rule = setup.tie_policy
+    out.metrics.append(setup.kit.metric(name, sel.correct, group=group, rule=rule, chance=chance,
+                                        tied=sel.tied, baselines=baselines, notes=notes))
+    out.metrics += breakdown(setup, name, group, sel.correct, sel.tied, chance=chance, rule=rule)
 
 
 def _gaps(out: Analysis, group: str, gaps: np.ndarray, setup: Setup, notes: str) -> None:
-    out.metrics += gap_metrics(group, gaps, setup.names, setup.categories, seed=setup.seed,
-                               n_boot=setup.n_boot, notes=notes)
+    """Mean similarity gap with CIs (chance 0: no preference), overall and broken down."""
+    out.metrics.append(setup.kit.metric("gap_mean", gaps, group=group, chance=0.0, notes=notes))
+    out.metrics += breakdown(setup, "gap_mean", group, gaps, None, chance=0.0)
     out.extra[f"{group}/gap"] = {
         "overall": sc.gap_summary(gaps),
         "per_transform": {name: sc.gap_summary(gaps[:, j]) for j, name in enumerate(setup.names)},
@@ -83,9 +105,9 @@ def _binary(out: Analysis, scores: sc.Scores, wrong: np.ndarray, texts: tuple[li
     options = [[cap_desc[i][j], captions[i]] for i in range(len(captions)) for j in range(setup.k)]
     longer = pairwise(*length_scores(options, prefer="longer").T, tie_policy=tie, seed=seed)
 
-    _metrics(out, "accuracy", "exp1", e1, setup, 0.5, ref=reference(setup.paper, "exp1"),
+    _metrics(out, "accuracy", "exp1", e1, setup, 0.5,
              baselines={"plain_caption": plain.accuracy}, notes="s(I',C') > s(I,C')")
-    _metrics(out, "accuracy", "exp2", e2, setup, 0.5, ref=reference(setup.paper, "exp2"),
+    _metrics(out, "accuracy", "exp2", e2, setup, 0.5,
              baselines={"length_longer": longer.accuracy, "neutral_image": neutral.accuracy},
              notes="s(I',C') > s(I',C)")
     _metrics(out, "accuracy", "control/exp2_wrong", e2_wrong, setup, 0.5,
@@ -112,13 +134,12 @@ def _exp3(out: Analysis, scores: sc.Scores, setup: Setup) -> None:
         ranking = sc.rank_transforms(option_scores, setup.tie_policy, setup.seed)
         for top, sel, blind_sel, chance in (("top1", ranking.top1, blind.top1, 1 / k),
                                             ("top5", ranking.top5, blind.top5, min(5, k) / k)):
-            ref = reference(setup.paper, f"exp3_{top}", EXP3_NOTE) if variant != "ensemble" else None
-            _metrics(out, top, f"exp3/{variant}", sel, setup, chance, ref=ref,
+            _metrics(out, top, f"exp3/{variant}", sel, setup, chance,
                      baselines={"neutral_image": blind_sel.accuracy})
         favourite = int(np.bincount(ranking.predicted.ravel(), minlength=k).argmax())
-        out.metrics.append(trial_metric(
-            "max_prediction_share", f"exp3/{variant}", ranking.predicted == favourite, chance=1 / k,
-            higher_is_better=False, seed=setup.seed, n_boot=setup.n_boot,
+        out.metrics.append(setup.kit.metric(
+            "max_prediction_share", ranking.predicted == favourite, group=f"exp3/{variant}", chance=1 / k,
+            higher_is_better=False,
             notes=f"share of trials predicted as the most predicted transform ({setup.names[favourite]})"))
         confusions[variant] = sc.confusion(ranking.predicted, k).tolist()
         most[variant] = setup.names[favourite]
@@ -138,13 +159,11 @@ def _probe(out: Analysis, features: np.ndarray, setup: Setup) -> None:
         return
     probe = sc.linear_probe(features, setup.probe_test_fraction, setup.seed)
     held_out = probe.correct[probe.test_images]
-    common = {"chance": 1 / k, "seed": setup.seed, "n_boot": setup.n_boot}
-    out.metrics.append(trial_metric(
-        "accuracy", "control/probe", held_out, **common,
+    out.metrics.append(setup.kit.metric(
+        "accuracy", held_out, group="control/probe", chance=1 / k,
         notes=f"logistic regression (C=1 fixed, standardised features) on frozen I' embeddings; "
               f"{len(held_out)} held-out images"))
-    out.metrics += breakdown("accuracy", "control/probe", held_out, None, setup.names, setup.categories,
-                             **common)
+    out.metrics += breakdown(setup, "accuracy", "control/probe", held_out, None, chance=1 / k)
     out.outcomes |= {"probe_correct": probe.correct, "probe_pred": probe.predicted}
     if not probe.converged:
         out.flags.append("linear probe: logistic regression hit its iteration limit")

@@ -36,6 +36,7 @@ import torch
 from PIL import Image
 from pydantic import Field, ValidationInfo, field_validator
 
+from vlmaudit.benchmarks import benchmark, reference_file, references_for
 from vlmaudit.data.images import ImageRef, memory_image
 from vlmaudit.data.items import ImageCaptions
 from vlmaudit.data.source import DataSource
@@ -49,7 +50,6 @@ from vlmaudit.suites.base import Names, RunContext, SuiteConfig
 from vlmaudit.suites.transforms import plots as plots
 from vlmaudit.suites.transforms import scoring as sc
 from vlmaudit.suites.transforms.analysis import Setup, analyse
-from vlmaudit.suites.transforms.report import paper_model, paper_table
 
 DEFAULT_TEMPLATE = "{caption}. The image is {description}."
 DEFAULT_BARE_TEMPLATE = "The image is {description}."
@@ -228,7 +228,7 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
     scores, img_t = transform_scores(ctx.scorer, items, transforms, cap_desc, bare, every)
     wrong = sc.wrong_partners([item.ref.key for item in items], names, config.seed)
     setup = Setup(names, categories, config.tie_policy, config.seed, config.n_boot,
-                  config.probe_test_fraction, paper_model(ctx.model.spec))
+                  config.probe_test_fraction, references_for(ctx.model.spec, "transforms"))
     analysis = analyse(scores, wrong, img_t, (cap_desc, captions), setup)
     geometry, model_flags = view_geometry(items, transforms, ctx.model.preprocessing.resize_mode)
     indistinct = sc.identical_groups(torch.from_numpy(ctx.scorer.text_embeddings(bare[0])), names)
@@ -241,7 +241,8 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         "template": config.template, "bare_template": config.bare_template,
         "preprocessing": ctx.model.preprocessing.to_dict(), "view_geometry": geometry,
         "indistinct_descriptions": indistinct,
-        "paper_notes": paper_table()["notes"], "paper_exp2_gap_range": paper_table()["exp2_gap_range"],
+        "benchmark": benchmark("transforms").model_dump(), "paper_notes": reference_file("transforms").notes,
+        "paper_exp2_gap_range": reference_file("transforms").extra["exp2_gap_range"],
     }
     return [SuiteResult(
         suite=SUITE.name, model=ctx.model.spec, data=data.spec.name, metrics=analysis.metrics,
