@@ -61,6 +61,33 @@ def _hard_positives(root: Path) -> Path:
     return root / "t.json"
 
 
+def _image_folder(root: Path) -> Path:
+    (root / "tabby").mkdir()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(root / "tabby" / "a.png")
+    return root
+
+
+def _vlmclassifier(root: Path) -> Path:
+    Image.new("RGB", (8, 8)).save(root / "a.png")
+    (root / "f_classes.json").write_text(json.dumps(["rose", "tulip"]))
+    (root / "f.jsonl").write_text(json.dumps({"image": "a.png", "label": 1, "split": "test"}) + "\n")
+    return root / "f.jsonl"
+
+
+def _labels(root: Path) -> Path:
+    Image.new("RGB", (8, 8)).save(root / "a.png")
+    (root / "m.csv").write_text("image,label,split\na.png,ant,train\n")
+    return root / "m.csv"
+
+
+def _waterbirds(root: Path) -> Path:
+    Image.new("RGB", (8, 8)).save(root / "b.jpg")
+    (root / "metadata.csv").write_text("img_id,img_filename,y,split,place,place_filename\n"
+                                       "1,b.jpg,1,2,0,p.jpg\n")
+    return root
+
+
+SPLITS = "must be 'train', 'val', 'test', 'valid', 'validation' or 'dev'"
 # dataset -> (fixture writer returning the part after "NAME:" (or "" for a generated dataset),
 #             a mistyped option, the phrase saying what it must be)
 FIXTURES: dict[str, tuple[Callable[[Path], object], tuple[str, str], str]] = {
@@ -76,6 +103,10 @@ FIXTURES: dict[str, tuple[Callable[[Path], object], tuple[str, str], str]] = {
     "flickr-order": (_order, ("max_words", "0"), "must be >= 1"),
     "sugarcrepe": (_sugarcrepe, ("limit", "1.5"), "is not an integer"),
     "hard-positives": (_hard_positives, ("limit", "all"), "is not an integer"),
+    "image-folder": (_image_folder, ("alpha", "none"), "must be 'drop' or 'white'"),
+    "vlmclassifier": (_vlmclassifier, ("split", "holdout"), SPLITS),
+    "labels": (_labels, ("split", "Train"), SPLITS),
+    "waterbirds": (_waterbirds, ("alpha", "black"), "must be 'drop' or 'white'"),
 }
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from vlmaudit.data.items import CaptionChoice, LabelledImage
 from vlmaudit.data.readers.classification import ClassificationSource
 from vlmaudit.data.source import open_data
 from vlmaudit.errors import DataError, SpecError
@@ -92,9 +93,10 @@ def test_image_folder_bad_input_is_one_line_data_error(imagenette, tmp_path, set
 def test_unknown_option_is_a_spec_error_listing_the_known_ones(imagenette):
     """Catches: a typo'd option (clases=) silently ignored."""
     root, mapping = imagenette
-    with pytest.raises(SpecError, match=r"unknown image-folder option 'clases' \(known: classes\)"):
+    known = re.escape("unknown data option 'clases' for image-folder (known: alpha, classes)")
+    with pytest.raises(SpecError, match=known):
         open_data(f"image-folder:{root}?clases={mapping}")
-    with pytest.raises(SpecError, match="unknown image-folder option 'split'"):
+    with pytest.raises(SpecError, match="unknown data option 'split' for image-folder"):
         open_data(f"image-folder:{root}?split=test")
 
 
@@ -125,6 +127,19 @@ def test_vlmclassifier_names_and_indices_and_valid_split(vlmc):
     assert colour(source, 1) == (0, 250, 0)
     only_test = open_data(f"vlmclassifier:{path}?root={repo}&split=test")
     assert len(only_test.items) == 1 and only_test.fingerprint() != source.fingerprint()
+    only_val = open_data(f"vlmclassifier:{path}?root={repo}&split=validation")
+    assert [i.split for i in only_val.items] == ["val"]
+
+
+def test_items_of_yields_every_labelled_image_under_the_format(vlmc):
+    """Catches: a classification source that suites cannot read by item type (no items_of), or one
+    that drops a split from its items (a probe needs train and test together)."""
+    repo, path = vlmc
+    source = open_data(f"vlmclassifier:{path}?root={repo}")
+    assert source.item_types == {LabelledImage}
+    assert source.items_of(LabelledImage) == {"vlmclassifier": source.items}
+    with pytest.raises(SpecError, match="has no CaptionChoice items"):
+        source.items_of(CaptionChoice)
 
 
 IMG0 = "./data/Flowers102/jpg/image_0.jpg"
@@ -246,3 +261,14 @@ def test_readers_are_listed():
     names = {e.name: e.summary for e in DATASETS.entries()}
     for name in ("image-folder", "vlmclassifier", "labels", "waterbirds"):
         assert names[name]
+
+
+def test_alpha_option_reaches_the_images(tmp_path):
+    """Catches: `alpha=` accepted but not passed to the image loader (a transparent PNG dropped to
+    black whatever the option said)."""
+    (tmp_path / "ant").mkdir()
+    Image.new("RGBA", (4, 4), (0, 0, 0, 0)).save(tmp_path / "ant" / "clear.png")
+    dropped = open_data(f"image-folder:{tmp_path}")
+    white = open_data(f"image-folder:{tmp_path}?alpha=white")
+    pixel = [np.asarray(source.items[0].image.load())[0, 0].tolist() for source in (dropped, white)]
+    assert pixel == [[0, 0, 0], [255, 255, 255]]

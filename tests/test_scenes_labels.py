@@ -87,3 +87,25 @@ def test_unknown_attribute_and_nothing_to_label():
     one = generate_scenes(3, 0, SceneConfig(min_objects=1, max_objects=1))
     with pytest.raises(DataError, match="no scene of 3 can be labelled by relation"):
         labelled_images(one, "relation")
+
+
+def test_scenes_source_yields_labelled_images_by_the_label_option():
+    """Catches: the scenes source without LabelledImage items, the `label` option ignored (always
+    shape), or left out of the fingerprint (a cached colour result reused for shape labels)."""
+    from vlmaudit.data.items import LabelledImage
+    from vlmaudit.data.source import open_data
+
+    default, colour = open_data("scenes?n=40&seed=3"), open_data("scenes?n=40&seed=3&label=colour")
+
+    def rows(items):
+        return [(i.image.key, i.label, dict(i.attributes), i.item_id) for i in items]
+
+    assert LabelledImage in default.item_types and list(default.items_of(LabelledImage)) == ["scenes/shape"]
+    assert rows(default.items_of(LabelledImage)["scenes/shape"]) == rows(
+        labelled_images(default.scenes, "shape").items)
+    got = colour.items_of(LabelledImage)["scenes/colour"]
+    assert rows(got) == rows(labelled_images(default.scenes, "colour").items)
+    assert default.fingerprint() != colour.fingerprint()
+    assert default.fingerprint() == open_data("scenes?n=40&seed=3").fingerprint()
+    with pytest.raises(SpecError, match=r"scenes: data option label='texture' must be 'shape', 'colour'"):
+        open_data("scenes?n=4&label=texture")

@@ -133,6 +133,22 @@ def test_whatsup_files_end_to_end(tmp_path):
     assert result.extra["benchmark"]["title"] == "What'sUp"
 
 
+def test_whatsup_dropped_rows_are_recorded_and_flagged(tmp_path):
+    """Catches: the reader dropping a repeated What'sUp row (last row wins) without the result saying
+    so, so a run on an edited file looks like one on the released file."""
+    from test_readers_spatial import PREPS_A, _controlled
+
+    file = _controlled(tmp_path, "controlled_images", PREPS_A)
+    rows = json.loads(file.read_text())
+    file.write_text(json.dumps([*rows, rows[0]]))
+    result, metrics = _run(f"whatsup:{file}", n_boot=20)
+    assert metrics["whatsup/A:individual"].n == 8
+    assert result.extra["data_notes"] == {"duplicate_rows_dropped": {"A": 1}}
+    assert [f for f in result.flags if f.startswith("dropped repeated What'sUp rows")] == [
+        "dropped repeated What'sUp rows (same group and preposition; the last kept, as the official "
+        "eval_dict does): A: 1"]
+
+
 def test_runner_on_winoground_with_a_paper_named_hf_clip(tmp_path):
     """Full path: runner -> HF backend -> suite -> run directory; the dir name matches ViT-B/32."""
     fixtures = pytest.importorskip("model_fixtures")

@@ -69,6 +69,16 @@ def indexed_dot(a: np.ndarray, ia: np.ndarray, b: np.ndarray, ib: np.ndarray, dt
     return dots[inverse.ravel()]
 
 
+def dot_table(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[A, B] fp32 a[i] . b[j] for every pair, once per distinct pair of row contents (rows deduplicated
+    as in indexed_dot, fp64 sum rounded to fp32). For a full table (zero-shot: images x classes) one
+    fp64 GEMM over the distinct rows, not indexed_dot's per-pair products over A*B index pairs."""
+    rows_a, remap_a = _distinct_rows(np.asarray(a, dtype=np.float32))
+    rows_b, remap_b = _distinct_rows(np.asarray(b, dtype=np.float32))
+    table = (rows_a.astype(np.float64) @ rows_b.astype(np.float64).T).astype(np.float32)
+    return table[remap_a][:, remap_b]
+
+
 def paired_dot(a: np.ndarray, b: np.ndarray, dtype: str = "fp32") -> np.ndarray:
     """[P] a[p] . b[p] for aligned rows (see indexed_dot)."""
     if a.shape != b.shape:

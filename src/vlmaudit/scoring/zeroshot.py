@@ -3,9 +3,10 @@
 The classifier is built as open_clip's `build_zero_shot_classifier` builds it: embed every
 (class, template) prompt, L2-normalise, average over templates per class, renormalise. Each
 distinct prompt is embedded once (the engine dedups) and indexed, and scores are computed once
-per distinct (image row, class row) pair, then indexed back: two identical images, or two classes
-whose embeddings coincide, score bit-identically, so their ties are real ties. A CPU GEMM over
-duplicated rows gives no such guarantee (its blocking can round equal rows differently).
+per distinct (image row, class row) pair, then indexed back (`scoring.cosine.dot_table`): two
+identical images, or two classes whose embeddings coincide, score bit-identically, so their ties
+are real ties. A CPU GEMM over duplicated rows gives no such guarantee (its blocking can round
+equal rows differently).
 
 Scores are cosine similarities in fp32. CLIP's logits are `logit_scale x` these; the ranking is
 the same, and rounding the product could merge two distinct cosines into a spurious tie, so the
@@ -23,6 +24,7 @@ import torch
 from vlmaudit.data.items import LabelledImage
 from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.selection import Selection, TiePolicy, check_tie_policy, select, top_k
+from vlmaudit.scoring.cosine import dot_table
 
 
 def _open_clip_sets() -> dict[str, tuple[str, ...]]:
@@ -103,10 +105,7 @@ class ZeroShotClassifier:
         images = np.asarray(image_embeddings, dtype=np.float32)
         if images.ndim != 2 or images.shape[1] != self.weights.shape[1]:
             raise ValueError(f"image embeddings {images.shape} do not match classifier {self.weights.shape}")
-        rows, row_of = np.unique(images, axis=0, return_inverse=True)
-        cols, col_of = np.unique(self.weights, axis=0, return_inverse=True)
-        table = (rows.astype(np.float64) @ cols.astype(np.float64).T).astype(np.float32)
-        return table[row_of.ravel()][:, col_of.ravel()]
+        return dot_table(images, self.weights)
 
 
 def build_classifier(engine, classes: Sequence[str], templates: str | Sequence[str] = "default"

@@ -1,10 +1,13 @@
 """Labelled images (classification data): image folders, VLMClassifier JSONL, manifests, Waterbirds.
 
 Every reader returns a `ClassificationSource` of `LabelledImage`s with the class names in a stable
-order (`classes`), which is what zero-shot prompts and probe targets are built from. Options:
+order (`classes`), which is what zero-shot prompts and probe targets are built from; `items_of`
+yields them under one key, the format ("folder", "vlmclassifier", "manifest", "waterbirds"), each
+item with its split. Options (pydantic models, so unknown keys and bad values are SpecErrors):
 `classes=FILE` (a class list or a raw-label -> name map, see `read_class_file`; not for waterbirds),
-`split=` (keep one split only, so only its images are read and hashed) and `root=` (the directory
-image paths are relative to); image folders take only `classes=`. Unknown options are errors.
+`split=` (keep one split only, so only its images are read and hashed), `root=` (the directory
+image paths are relative to) and `alpha=drop|white` (see data.images); image folders take only
+`classes=` and `alpha=`.
 Split names are normalised to train/val/test ("valid", "validation", "dev" -> "val"), so a probe
 finds its validation split whatever the file calls it.
 
@@ -33,19 +36,20 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator
 
-from vlmaudit.data.images import file_image
+from vlmaudit.data.images import Alpha, ImageRef, file_image
 from vlmaudit.data.items import LabelledImage
 from vlmaudit.data.readers.captions import IMAGE_SUFFIXES
-from vlmaudit.data.source import DataSpec, fingerprint_of
+from vlmaudit.data.source import DataSpec, ImageOptions, UserPath, check_item_type, fingerprint_of
 from vlmaudit.errors import DataError, SpecError
 
 KIND = "labelled-image"
-SPLIT_ALIASES: dict[str, str] = {"train": "train", "val": "val", "valid": "val", "validation": "val",
-                                 "dev": "val", "test": "test"}
+SplitName = Literal["train", "val", "test", "valid", "validation", "dev"]
+SPLIT_ALIASES: dict[str, str] = {"train": "train", "val": "val", "test": "test", "valid": "val",
+                                 "validation": "val", "dev": "val"}
 WATERBIRDS_SPLITS = ("train", "val", "test")  # metadata.csv split codes 0, 1, 2
 WATERBIRDS_CLASSES = ("landbird", "waterbird")  # y 0, 1
 WATERBIRDS_PLACES = ("land", "water")  # place 0, 1
@@ -59,45 +63,38 @@ class ClassificationSource:
     classes: tuple[str, ...]  # every label is one of these; suites index classes in this order
     kind: str = KIND
 
+    @property
+    def item_types(self) -> frozenset[type]:
+        return frozenset({LabelledImage})
+
+    def items_of(self, kind: type, *, seed: int = 0, count: int | None = None) -> dict[str, list]:
+        """{format: every item}, one key: the split is each item's own field (a probe needs train and
+        test of one dataset together), and `classes` keeps the class order, including classes the
+        chosen split happens not to contain."""
+        check_item_type(self, kind)
+        return {self.format: list(self.items)}
+
     def fingerprint(self) -> str:
         rows = [(item.image.key, item.label, item.split, sorted(item.attributes.items()), item.item_id)
                 for item in self.items]
         return fingerprint_of(KIND, self.format, sorted(self.spec.options.items()), self.classes, rows)
 
 
-class FolderOptions(BaseModel):
+class FolderOptions(ImageOptions):
     """`image-folder` options; the strings come from `NAME:PATH?k=v`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    classes: Path | None = None  # folder name -> class name map
+    classes: UserPath | None = None  # folder name -> class name map
 
 
-class SplitOptions(FolderOptions):
-    """`vlmclassifier` and `labels` options: `split` keeps one split."""
+class SplitOptions(ImageOptions):
+    """`waterbirds` options (its classes are fixed by the format): `split` keeps one split."""
 
-    split: str | None = None
-    root: Path | None = None
-
-
-class WaterbirdsOptions(BaseModel):
-    """`waterbirds` options: the classes are fixed by the format."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    split: str | None = None
-    root: Path | None = None
+    split: Annotated[SplitName, AfterValidator(SPLIT_ALIASES.__getitem__)] | None = None  # as train/val/test
+    root: UserPath | None = None
 
 
-def parse_options(model: type[BaseModel], spec: DataSpec) -> Any:
-    """`spec.options` validated by `model`: one-line SpecError naming the first bad key."""
-    try:
-        return model.model_validate(spec.options)
-    except ValidationError as err:
-        first = err.errors()[0]
-        key = str(first["loc"][0]) if first["loc"] else "?"
-        if first["type"] == "extra_forbidden":
-            known = ", ".join(model.model_fields)
-            raise SpecError(f"unknown {spec.name} option {key!r} (known: {known})") from None
-        raise SpecError(f"{spec.name} option {key}={spec.options.get(key)!r}: {first['msg']}") from None
+class ManifestOptions(FolderOptions, SplitOptions):
+    """`vlmclassifier` and `labels` options: a class file, one split, the image root."""
 
 
 def normalise_split(value: object, where: str) -> str:
@@ -106,10 +103,6 @@ def normalise_split(value: object, where: str) -> str:
     if split is None:
         raise DataError(f"{where}: unknown split {value!r} (known: {', '.join(SPLIT_ALIASES)})")
     return split
-
-
-def _split_filter(options: SplitOptions | WaterbirdsOptions) -> str | None:
-    return normalise_split(options.split, "option split") if options.split is not None else None
 
 
 def read_class_file(path: Path) -> dict[str, str]:
@@ -159,11 +152,11 @@ def _raise_duplicate(path: Path, names: list[str]) -> None:
         seen[name] = index
 
 
-def _image(root: Path, relative: str, where: str) -> Any:
+def _image(root: Path, relative: str, where: str, alpha: Alpha) -> ImageRef:
     path = root / relative
     if not path.is_file():
         raise DataError(f"{where}: image not found: {path} (image paths are relative to root={root})")
-    return file_image(path)
+    return file_image(path, alpha=alpha)
 
 
 def _source(spec: DataSpec, fmt: str, items: list[LabelledImage], classes: Iterable[str],
@@ -186,7 +179,7 @@ def _path(spec: DataSpec, what: str) -> Path:
 
 
 def open_image_folder(spec: DataSpec) -> ClassificationSource:
-    options: FolderOptions = parse_options(FolderOptions, spec)
+    options = spec.parse(FolderOptions)
     root = _path(spec, "a folder of <class>/<image>")
     if not root.is_dir():
         raise SpecError(f"image-folder needs a directory, got the file {root}")
@@ -202,7 +195,8 @@ def open_image_folder(spec: DataSpec) -> ClassificationSource:
             classes.append(label)
         for image in images:
             relative = str(image.relative_to(root))
-            items.append(LabelledImage(_image(root, relative, str(root)), label, {}, "", relative))
+            ref = _image(root, relative, str(root), options.alpha)
+            items.append(LabelledImage(ref, label, {}, "", relative))
     if not items:
         raise DataError(f"{root}: no images in <class>/ subfolders (layout DIR/<class>/<image>)")
     if len(set(classes)) < len(classes):
@@ -242,14 +236,14 @@ def _class_of(label: object, names: list[str], where: str, classes_file: Path) -
 
 
 def open_vlmclassifier(spec: DataSpec) -> ClassificationSource:
-    options: SplitOptions = parse_options(SplitOptions, spec)
+    options = spec.parse(ManifestOptions)
     path = _path(spec, "a VLMClassifier .jsonl")
     classes_file = options.classes or path.with_name(f"{path.stem}_classes.json")
     if options.classes is None and not classes_file.is_file():
         raise SpecError(f"vlmclassifier: no {classes_file.name} beside {path}; give classes=FILE "
                         "(a JSON list of class names)")
     names = list(read_class_file(classes_file).values())
-    wanted, root = _split_filter(options), options.root or path.parent
+    wanted, root = options.split, options.root or path.parent
     items = []
     for where, row in _jsonl_rows(path):
         image = row.get("image")
@@ -266,7 +260,8 @@ def open_vlmclassifier(spec: DataSpec) -> ClassificationSource:
         split = normalise_split(row["split"], where)
         if wanted is not None and split != wanted:
             continue
-        items.append(LabelledImage(_image(root, image.strip(), where), label, {}, split, image.strip()))
+        ref = _image(root, image.strip(), where, options.alpha)
+        items.append(LabelledImage(ref, label, {}, split, image.strip()))
     return _source(spec, "vlmclassifier", items, names, path, wanted)
 
 
@@ -298,10 +293,10 @@ def _attribute(value: object, key: str, where: str) -> str:
 
 
 def open_manifest(spec: DataSpec) -> ClassificationSource:
-    options: SplitOptions = parse_options(SplitOptions, spec)
+    options = spec.parse(ManifestOptions)
     path = _path(spec, "a .csv/.tsv/.jsonl manifest with image and label columns")
     mapping = read_class_file(options.classes) if options.classes is not None else None
-    wanted, root = _split_filter(options), options.root or path.parent
+    wanted, root = options.split, options.root or path.parent
     items, labels = [], set()
     for where, row in _manifest_rows(path):
         image, raw = row.get("image"), row.get("label")
@@ -323,7 +318,7 @@ def open_manifest(spec: DataSpec) -> ClassificationSource:
         attributes = {k: _attribute(v, k, where) for k, v in row.items()
                       if k not in ("image", "label", "split")}
         labels.add(label)
-        ref = _image(root, image.strip(), where)
+        ref = _image(root, image.strip(), where, options.alpha)
         items.append(LabelledImage(ref, label, attributes, split, image.strip()))
     classes = list(mapping.values()) if mapping is not None else sorted(labels)
     return _source(spec, "manifest", items, classes, path, wanted)
@@ -342,12 +337,12 @@ def _code(row: Mapping[str, str], key: str, names: tuple[str, ...], where: str) 
 
 
 def open_waterbirds(spec: DataSpec) -> ClassificationSource:
-    options: WaterbirdsOptions = parse_options(WaterbirdsOptions, spec)
+    options = spec.parse(SplitOptions)
     given = _path(spec, "the dataset directory or its metadata.csv")
     path = given / "metadata.csv" if given.is_dir() else given
     if not path.is_file():
         raise DataError(f"waterbirds: no metadata.csv in {given}")
-    wanted, root = _split_filter(options), options.root or path.parent
+    wanted, root = options.split, options.root or path.parent
     items = []
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
@@ -368,6 +363,6 @@ def open_waterbirds(spec: DataSpec) -> ClassificationSource:
                           "group_index": str(2 * y + place),
                           "place_filename": row.get("place_filename", "").strip()}
             image = row["img_filename"].strip()
-            items.append(LabelledImage(_image(root, image, where), label, attributes, split,
+            items.append(LabelledImage(_image(root, image, where, options.alpha), label, attributes, split,
                                        row["img_id"].strip()))
     return _source(spec, "waterbirds", items, WATERBIRDS_CLASSES, path, wanted)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from vlmaudit.data.items import LabelledImage
 from vlmaudit.data.scenes.graph import Scene, SceneObject
@@ -29,7 +29,8 @@ from vlmaudit.data.scenes.render import scene_ref
 from vlmaudit.data.scenes.vocab import CONTEXTS, RELATIONS, VALUES
 from vlmaudit.errors import DataError, SpecError
 
-LABEL_ATTRIBUTES: tuple[str, ...] = ("shape", "colour", "size", "context", "count", "relation")
+LabelAttribute = Literal["shape", "colour", "size", "context", "count", "relation"]
+LABEL_ATTRIBUTES: tuple[str, ...] = get_args(LabelAttribute)
 COUNT_NAMES: dict[int, str] = {1: "one object", 2: "two objects", 3: "three objects"}  # SceneConfig: 1-3
 
 

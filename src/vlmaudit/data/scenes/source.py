@@ -1,10 +1,12 @@
-"""`--data scenes?n=..&seed=..&size=..&objects=..&split=..`: generated scenes as a data source.
+"""`--data scenes?n=..&seed=..&size=..&objects=..&split=..&label=..`: generated scenes as a data source.
 
 Defaults: n=500 scenes of the held-out stream seed=1234 (the built-in model trains on stream 0;
 see generate.py for the seed scheme), 64 px, 1-3 objects, split=random. `split=biased` or
 `split=balanced` draws a classification split (splits.py) over `attribute` (shape) with classes
 `values` (circle,square) tied to `contexts` (grass,sand); `minority` is the biased split's
-minority fraction (0.05). The fingerprint covers the options and GENERATOR_VERSION, so caches and
+minority fraction (0.05). `label` is the attribute the LabelledImage items are labelled by
+(shape, colour, size, context, count or relation; default shape; see labels.py for which scenes
+each can label). The fingerprint covers the options and GENERATOR_VERSION, so caches and
 results are invalidated when the generator changes.
 """
 
@@ -17,11 +19,19 @@ from typing import Literal
 from pydantic import Field
 
 from vlmaudit.data.images import ImageRef
-from vlmaudit.data.items import CaptionChoice, ImageCaptions, ImagePair, SpatialChoice, WinogroundGroup
+from vlmaudit.data.items import (
+    CaptionChoice,
+    ImageCaptions,
+    ImagePair,
+    LabelledImage,
+    SpatialChoice,
+    WinogroundGroup,
+)
 from vlmaudit.data.scenes import benchmarks
 from vlmaudit.data.scenes.generate import SceneConfig, generate_scenes
 from vlmaudit.data.scenes.grammar import describe
 from vlmaudit.data.scenes.graph import Scene
+from vlmaudit.data.scenes.labels import LabelAttribute, labelled_images
 from vlmaudit.data.scenes.render import scene_ref
 from vlmaudit.data.scenes.splits import balanced_split, biased_split
 from vlmaudit.data.scenes.vocab import GENERATOR_VERSION
@@ -30,7 +40,8 @@ from vlmaudit.errors import SpecError
 
 DEFAULT_N = 500
 HELD_OUT_SEED = 1234
-SPLIT_OPTIONS = ("split", "attribute", "values", "contexts", "minority")  # the rest is in SceneConfig/n/seed
+# options that change the items beyond SceneConfig/n/seed (given ones only, so defaults keep old fingerprints)
+ITEM_OPTIONS = ("split", "attribute", "values", "contexts", "minority", "label")
 
 
 class ScenesOptions(DataOptions):
@@ -43,6 +54,7 @@ class ScenesOptions(DataOptions):
     values: CommaList = ("circle", "square")
     contexts: CommaList = ("grass", "sand")
     minority: float = 0.05
+    label: LabelAttribute = "shape"  # the attribute LabelledImage items are labelled by
 
 
 def parse_objects(text: str) -> tuple[int, int]:
@@ -61,12 +73,13 @@ class ScenesSource:
     n: int
     seed: int
     scenes: list[Scene] = field(repr=False)
+    label: str = "shape"  # the attribute LabelledImage items are labelled by
     kind: str = "scenes"
 
     def fingerprint(self) -> str:
         return fingerprint_of(
             "scenes", GENERATOR_VERSION, self.n, self.seed, asdict(self.config),
-            sorted((k, v) for k, v in self.spec.options.items() if k in SPLIT_OPTIONS),
+            sorted((k, v) for k, v in self.spec.options.items() if k in ITEM_OPTIONS),
         )
 
     def refs(self) -> list[ImageRef]:
@@ -74,7 +87,8 @@ class ScenesSource:
 
     @property
     def item_types(self) -> frozenset[type]:
-        return frozenset({ImageCaptions, CaptionChoice, SpatialChoice, WinogroundGroup, ImagePair})
+        return frozenset({ImageCaptions, CaptionChoice, SpatialChoice, WinogroundGroup, ImagePair,
+                          LabelledImage})
 
     def items_of(self, kind: type, *, seed: int = 0, count: int | None = None) -> dict[str, list]:
         """Items of every benchmark, built exactly from the scene graphs (`data.scenes.benchmarks`).
@@ -82,9 +96,12 @@ class ScenesSource:
         ImageCaptions: each scene with its canonical caption. CaptionChoice: one item per scene and
         generated benchmark that the scene supports ("scenes/<benchmark>"). SpatialChoice,
         WinogroundGroup, ImagePair: generated image sets at this source's size and seed, `count`
-        of them if given, else `derived_sizes(n)`.
+        of them if given, else `derived_sizes(n)`. LabelledImage: "scenes/<label>", the scenes the
+        `label` attribute can label (`labels.labelled_images`).
         """
         check_item_type(self, kind)
+        if kind is LabelledImage:
+            return {f"scenes/{self.label}": labelled_images(self.scenes, self.label).items}
         if kind is ImageCaptions:
             return {"scenes": [ImageCaptions(scene_ref(s), (describe(s).text,)) for s in self.scenes]}
         if kind is CaptionChoice:
@@ -111,7 +128,7 @@ def open_source(spec: DataSpec) -> ScenesSource:
     # classification splits label object 0: one object unless asked otherwise
     low, high = parse_objects(options.objects or ("1-3" if options.split == "random" else "1"))
     config = SceneConfig(image_size=options.size, min_objects=low, max_objects=high)
-    return ScenesSource(spec, config, options.n, options.seed, _draw(options, config))
+    return ScenesSource(spec, config, options.n, options.seed, _draw(options, config), options.label)
 
 
 def _draw(options: ScenesOptions, config: SceneConfig) -> list[Scene]:

@@ -99,6 +99,11 @@ class SpatialSuite:
             raise SpecError(f"suite spatial found no spatial items in {data.spec.name!r}")
         if "generated" in out.extra:
             out.flags.append(SCENES_FLAG)
+        if info := getattr(data, "info", {}):  # what the reader did to the files (What'sUp: repeated rows)
+            out.extra["data_notes"] = info
+            if dropped := [f"{k}: {v}" for k, v in info.get("duplicate_rows_dropped", {}).items() if v]:
+                out.flags.append("dropped repeated What'sUp rows (same group and preposition; the last kept, "
+                                 f"as the official eval_dict does): {', '.join(dropped)}")
         out.flags += hackable_flags(out.metrics)
         if config.score_dtype != "fp32":
             out.flags.append(f"scores computed in {config.score_dtype} (legacy emulation), not fp32")
