@@ -21,6 +21,19 @@ def _isolated_embedding_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("VLMAUDIT_CACHE", str(tmp_path_factory.mktemp("vlmaudit-cache")))
 
 
+@pytest.fixture(autouse=True)
+def _registries_restored():
+    """Whatever a test registers (fake suites, datasets, backends) is gone after it, so tests that
+    walk every registered dataset or suite see the same registry in any order or worker."""
+    from vlmaudit.registry import DATASETS, MODEL_BACKENDS, SUITES
+
+    saved = [(registry, dict(registry._entries)) for registry in (DATASETS, MODEL_BACKENDS, SUITES)]
+    yield
+    for registry, entries in saved:
+        registry._entries.clear()
+        registry._entries.update(entries)
+
+
 @pytest.fixture
 def toy_model():
     from toy import ToyModel

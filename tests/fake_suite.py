@@ -13,8 +13,7 @@ from vlmaudit.data.source import DataSpec, check_item_type, fingerprint_of
 from vlmaudit.errors import SpecError
 from vlmaudit.metrics.kit import Kit
 from vlmaudit.metrics.selection import select
-from vlmaudit.results import SuiteResult
-from vlmaudit.suites.base import SuiteConfig
+from vlmaudit.suites.base import Evaluation, Suite, SuiteConfig
 
 CALLS: list[str] = []
 
@@ -52,7 +51,7 @@ class Config(SuiteConfig):
     seed: int = 0
 
 
-class FakeSuite:
+class FakeSuite(Suite):
     name = "fake"
     Config = Config
     default_data = ("fake",)
@@ -62,7 +61,7 @@ class FakeSuite:
         if config.n < 1:
             raise SpecError(f"n must be >= 1, got {config.n}")
 
-    def run(self, ctx, data, config):
+    def evaluate(self, ctx, data, config):
         CALLS.append(data.spec.name)
         if config.fail:
             raise RuntimeError("suite crashed half-way")
@@ -70,12 +69,10 @@ class FakeSuite:
         images = ctx.engine.images([item.image for item in items]).numpy()
         texts = ctx.engine.texts([item.label for item in items]).numpy()
         sel = select(images @ texts.T, np.arange(config.n))
-        return [SuiteResult(
-            suite=self.name, model=ctx.model.spec, data=data.spec.name,
+        return Evaluation(
             metrics=[Kit().metric("accuracy", sel.correct, tied=sel.tied, chance=1 / config.n)],
-            config={"n": config.n}, samples={"trials": [{"i": i, "correct": float(c)}
-                                                        for i, c in enumerate(sel.correct)]},
-        )]
+            samples={"trials": [{"i": i, "correct": float(c)} for i, c in enumerate(sel.correct)]},
+        )
 
     def figures(self, result, samples):
         """A curve of the stored per-trial outcomes: drawn from results.json and samples alone."""

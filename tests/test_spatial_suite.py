@@ -142,7 +142,7 @@ def test_whatsup_dropped_rows_are_recorded_and_flagged(tmp_path):
     rows = json.loads(file.read_text())
     file.write_text(json.dumps([*rows, rows[0]]))
     result, metrics = _run(f"whatsup:{file}", n_boot=20)
-    assert metrics["whatsup/A:individual"].n == 8
+    assert metrics["whatsup/A/individual"].n == 8
     assert result.extra["data_notes"] == {"duplicate_rows_dropped": {"A": 1}}
     assert [f for f in result.flags if f.startswith("dropped repeated What'sUp rows")] == [
         "dropped repeated What'sUp rows (same group and preposition; the last kept, as the official "

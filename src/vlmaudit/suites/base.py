@@ -1,24 +1,28 @@
-"""The suite contract.
+"""The suite contract (walk-through: docs/adding_a_suite.md).
 
-A suite is a name, a `SuiteConfig` model, `check(config)` and `run(ctx, data, config) ->
-list[SuiteResult]` (one result per data source it ran on). The runner calls `check` on every
-suite before it creates the run directory, so a bad option never leaves a run behind. A suite
-gets embeddings only through `ctx.engine`, so caching, dtype and distributed sharding apply
-everywhere, and it never writes files. A suite with plots also has `figures(result, samples) ->
-{stem: Figure}`, a function of a stored unit (results.json payload, samples rows) that the run
-directory calls after writing the unit and again to re-render a finished run.
+A suite is a `Suite` subclass in its own package `suites/<name>/`: a name, a `SuiteConfig` model,
+the item types it `accepts`, `check(config)` and `evaluate(ctx, data, config) -> Evaluation`. The
+runner calls `check` on every suite before it creates the run directory, so a bad option never
+leaves a run behind. A suite gets scores only through `ctx.scorer` (and embeddings through
+`ctx.engine`), so caching, dtype, dedup and distributed sharding apply everywhere, and it never
+writes files. A suite with plots also has `figures(result, samples) -> {stem: Figure}`, a function
+of a stored unit (results.json payload, samples rows) that the run directory calls after writing
+the unit and again to re-render a finished run.
 """
 
 from __future__ import annotations
 
+import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import SpecError
-from vlmaudit.results import SuiteResult
+from vlmaudit.metrics.baselines import hackable_flags
+from vlmaudit.results import Metric, SuiteResult
 
 
 @dataclass
@@ -37,16 +41,50 @@ class RunContext:
             self.scorer = CosineScorer(self.engine)
 
 
-class Suite(Protocol):
+@dataclass
+class Evaluation:
+    """What a suite's `evaluate` hands back; `Suite.run` turns it into the unit's SuiteResult."""
+
+    metrics: list[Metric]
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # table -> per-item rows
+    flags: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # JSON-able tables the figures and report read
+    headline: list[str] = field(default_factory=list)  # metric keys the summary table shows
+
+
+class Suite(ABC):
+    """A suite: items of the types it `accepts` in, an `Evaluation` out (`docs/adding_a_suite.md`).
+
+    The base class assembles the result (model, data, config, flags, fingerprint, seconds) and adds
+    the hackable flags every suite reports, so a suite's own code is its trials and rules.
+    """
+
     name: str
-    Config: type
-    default_data: tuple[str, ...]  # data specs used when the user gives none
-    accepts: tuple[type, ...]  # item types (vlmaudit.data.items) it consumes; a source yielding any fits
+    Config: type[SuiteConfig]
+    default_data: tuple[str, ...] = ("scenes",)  # data specs used when the user gives none
+    accepts: tuple[type, ...] = ()  # item types (vlmaudit.data.items); a source yielding any fits
 
-    def check(self, config: Any) -> None:
-        """Raise SpecError for option values no data could make valid."""
+    def check(self, config: Any) -> None:  # noqa: B027 (optional hook; most Configs validate themselves)
+        """Raise SpecError for what a Config's own validation cannot express, before any file is written."""
 
-    def run(self, ctx: RunContext, data: DataSource, config: Any) -> list[SuiteResult]: ...
+    @abstractmethod
+    def evaluate(self, ctx: RunContext, data: DataSource, config: Any) -> Evaluation:
+        """Score the source's items: through `ctx.scorer` and `ctx.engine` only, writing no file."""
+
+    def figures(self, result: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        """{stem: matplotlib Figure} drawn from a stored unit alone (default: none)."""
+        return {}
+
+    def run(self, ctx: RunContext, data: DataSource, config: Any) -> list[SuiteResult]:
+        started = time.perf_counter()
+        self.check(config)
+        out = self.evaluate(ctx, data, config)
+        flags = list(dict.fromkeys([*out.flags, *hackable_flags(out.metrics)]))
+        return [SuiteResult(
+            suite=self.name, model=ctx.model.spec, data=data.spec.name, metrics=out.metrics,
+            config=config.model_dump(), samples=out.samples, flags=flags, extra=out.extra,
+            data_fingerprint=data.fingerprint(), seconds=time.perf_counter() - started, headline=out.headline,
+        )]
 
 
 class SuiteConfig(BaseModel):

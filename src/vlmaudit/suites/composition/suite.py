@@ -9,7 +9,6 @@ fraction); a benchmark a length rule wins is flagged "hackable".
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,12 +18,11 @@ from vlmaudit.benchmarks import references_for
 from vlmaudit.data.items import CaptionChoice
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
-from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.kit import Kit
 from vlmaudit.metrics.selection import TIE_POLICIES, check_tie_policy
-from vlmaudit.results import Metric, SuiteResult
+from vlmaudit.results import Metric
 from vlmaudit.scoring.blind import caption_blind
-from vlmaudit.suites.base import Names, RunContext, SuiteConfig
+from vlmaudit.suites.base import Evaluation, Names, RunContext, Suite, SuiteConfig
 from vlmaudit.suites.composition.bench import SCENE_BENCHMARKS, Benchmark, benchmark_for
 from vlmaudit.suites.composition.metrics import (
     MetricSpec,
@@ -147,8 +145,7 @@ def _combine(combo: Combined, evaluated: dict[str, Evaluated], bench: Benchmark,
     return metrics
 
 
-def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
-    started = time.perf_counter()
+def _evaluate(ctx: RunContext, data: DataSource, config: Config) -> Evaluation:
     parts, combos = plan(data, config, ctx.seed)
     scorers = [ctx.scorer, *caption_blind(ctx.scorer, config.prompt)]
     tables = score_tables(scorers, {p.group: p.items for p in parts})
@@ -172,7 +169,6 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         bench = next(p.bench for p in parts if p.group in combo.groups)
         metrics += _combine(combo, evaluated, bench, kit, _policy(config, bench))
         headline += _headline(combo.group, bench)
-    flags += hackable_flags(metrics)
     flags += sorted({p.bench.reconstructed for p in parts if p.bench.reconstructed})
     if any(p.group.startswith("scenes/") for p in parts) and not config.benchmarks:
         present = {p.bench.name for p in parts}
@@ -184,11 +180,7 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         if info.get("excluded_token_identical"):
             flags.append(f"excluded {info['excluded_token_identical']} Order items whose perturbation stayed "
                          "token-identical after resampling")
-    return [SuiteResult(
-        suite="composition", model=ctx.model.spec, data=data.spec.name, metrics=metrics,
-        config=config.model_dump(), samples=samples, flags=flags, extra=extra,
-        data_fingerprint=data.fingerprint(), seconds=time.perf_counter() - started, headline=headline,
-    )]
+    return Evaluation(metrics, samples, flags, extra, headline)
 
 
 def _headline(group: str, bench: Benchmark, main: str = "") -> list[str]:
@@ -197,18 +189,14 @@ def _headline(group: str, bench: Benchmark, main: str = "") -> list[str]:
     return [f"{group}/{name}" for name in names]
 
 
-@dataclass(frozen=True)
-class CompositionSuite:
-    name: str = "composition"
-    Config: type = Config
-    default_data: tuple[str, ...] = ("scenes",)
-    accepts: tuple[type, ...] = (CaptionChoice,)
+class CompositionSuite(Suite):
+    name = "composition"
+    Config = Config
+    default_data = ("scenes",)
+    accepts = (CaptionChoice,)
 
-    def check(self, config: Config) -> None:
-        """Nothing beyond the Config's own validation: every option is checked on construction."""
-
-    def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
-        return run(ctx, data, config)
+    def evaluate(self, ctx: RunContext, data: DataSource, config: Config) -> Evaluation:
+        return _evaluate(ctx, data, config)
 
 
 SUITE = CompositionSuite()

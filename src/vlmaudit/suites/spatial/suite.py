@@ -15,8 +15,6 @@ model spec matches (`vlmaudit/benchmarks/data/references/spatial.json`).
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +28,13 @@ from vlmaudit.data.scenes.benchmarks import WHATSUP_LAYOUT
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.aggregate import mean_over_subsets
-from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.kit import Kit
 from vlmaudit.metrics.selection import check_tie_policy
-from vlmaudit.results import Metric, SuiteResult
+from vlmaudit.results import Metric
 from vlmaudit.scoring.base import Scorer
 from vlmaudit.scoring.blind import ReferencePriorScorer
 from vlmaudit.scoring.cosine import check_score_dtype
-from vlmaudit.suites.base import RunContext, SuiteConfig
+from vlmaudit.suites.base import Evaluation, RunContext, Suite, SuiteConfig
 from vlmaudit.suites.spatial import mmvp as spatial_mmvp
 from vlmaudit.suites.spatial import whatsup as spatial_whatsup
 from vlmaudit.suites.spatial import winoground as spatial_winoground
@@ -76,20 +73,16 @@ class Config(SuiteConfig):
         return check_score_dtype(dtype)
 
 
-class SpatialSuite:
+class SpatialSuite(Suite):
     name = "spatial"
     Config = Config
     default_data = ("scenes",)
     accepts = (SpatialChoice, WinogroundGroup, ImagePair)
 
-    def check(self, config: Config) -> None:
-        """Nothing beyond the Config's own validation: every option is checked on construction."""
-
-    def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
-        start = time.perf_counter()
+    def evaluate(self, ctx: RunContext, data: DataSource, config: Config) -> Evaluation:
         scorer = ctx.scorer.with_score_dtype(config.score_dtype)
         kit = Kit(config.seed, config.n_boot, references_for(ctx.model.spec, "spatial"))
-        out = Collected()
+        out = Evaluation(metrics=[])
         counts = {SpatialChoice: config.n_sets, WinogroundGroup: config.n_groups, ImagePair: config.n_pairs}
         for kind, run_kind in ((SpatialChoice, _whatsup), (WinogroundGroup, _winoground), (ImagePair, _mmvp)):
             if kind in data.item_types:
@@ -104,14 +97,9 @@ class SpatialSuite:
             if dropped := [f"{k}: {v}" for k, v in info.get("duplicate_rows_dropped", {}).items() if v]:
                 out.flags.append("dropped repeated What'sUp rows (same group and preposition; the last kept, "
                                  f"as the official eval_dict does): {', '.join(dropped)}")
-        out.flags += hackable_flags(out.metrics)
         if config.score_dtype != "fp32":
             out.flags.append(f"scores computed in {config.score_dtype} (legacy emulation), not fp32")
-        return [SuiteResult(
-            suite=self.name, model=ctx.model.spec, data=data.spec.name, metrics=out.metrics,
-            config=config.model_dump(), samples=out.samples, flags=out.flags, extra=out.extra,
-            data_fingerprint=data.fingerprint(), seconds=time.perf_counter() - start, headline=out.headline,
-        )]
+        return out
 
 
 SCENES_FLAG = ("generated scenes: exact gold; What'sUp-like has left/right + above/below where What'sUp A "
@@ -120,19 +108,8 @@ SCENES_FLAG = ("generated scenes: exact gold; What'sUp-like has left/right + abo
 SUITE = SpatialSuite()
 
 
-@dataclass
-class Collected:
-    """What the three benchmark families add to one result."""
-
-    metrics: list[Metric] = field(default_factory=list)
-    samples: dict[str, list[dict]] = field(default_factory=dict)
-    flags: list[str] = field(default_factory=list)
-    extra: dict = field(default_factory=dict)
-    headline: list[str] = field(default_factory=list)
-
-
 def _whatsup(ctx: RunContext, data, subsets: dict[str, list[SpatialChoice]], config: Config, scorer: Scorer,
-             kit: Kit, out: Collected) -> None:
+             kit: Kit, out: Evaluation) -> None:
     """What'sUp subsets ("whatsup/A", ...) or the generated What'sUp-like one ("whatsup-like/scenes")."""
     individual: dict[str, dict[str, float]] = {}
     four = variants(config.tie_policy, spatial_whatsup.LEGACY_4WAY, config.legacy)
@@ -212,7 +189,7 @@ def _table1(kit: Kit, individual: dict[str, dict[str, float]], sizes: dict[str, 
 
 
 def _winoground(ctx: RunContext, data, subsets: dict[str, list[WinogroundGroup]], config: Config,
-                scorer: Scorer, kit: Kit, out: Collected) -> None:
+                scorer: Scorer, kit: Kit, out: Evaluation) -> None:
     runs = variants(config.tie_policy, spatial_winoground.LEGACY, config.legacy)
     for key, items in subsets.items():
         metrics, samples = spatial_winoground.evaluate(scorer, kit, items, prefix=key, variants=runs,
@@ -227,7 +204,7 @@ def _winoground(ctx: RunContext, data, subsets: dict[str, list[WinogroundGroup]]
 
 
 def _mmvp(ctx: RunContext, data, subsets: dict[str, list[ImagePair]], config: Config, scorer: Scorer,
-          kit: Kit, out: Collected) -> None:
+          kit: Kit, out: Evaluation) -> None:
     runs = spatial_mmvp.variants_for(config.tie_policy, config.legacy)
     for key, items in subsets.items():
         metrics, samples = spatial_mmvp.evaluate(scorer, kit, items, prefix=key, variants=runs,

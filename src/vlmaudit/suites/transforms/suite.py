@@ -41,12 +41,10 @@ from vlmaudit.data.images import ImageRef, memory_image
 from vlmaudit.data.items import ImageCaptions
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
-from vlmaudit.metrics.baselines import hackable_flags
 from vlmaudit.metrics.selection import check_tie_policy
 from vlmaudit.perturb.image_transforms import Transform, load_catalogue, select_transforms
-from vlmaudit.results import SuiteResult
 from vlmaudit.scoring.cosine import CosineScorer
-from vlmaudit.suites.base import Names, RunContext, SuiteConfig
+from vlmaudit.suites.base import Evaluation, Names, RunContext, Suite, SuiteConfig
 from vlmaudit.suites.transforms import plots as plots
 from vlmaudit.suites.transforms import scoring as sc
 from vlmaudit.suites.transforms.analysis import Setup, analyse
@@ -212,7 +210,7 @@ def view_geometry(items: list[Item], transforms: list[Transform], resize_mode: s
     return table, flags
 
 
-def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
+def _evaluate(ctx: RunContext, data: DataSource, config: Config) -> Evaluation:
     transforms = configured_transforms(config)
     items = load_items(data, config.n_images)
     names = [t.name for t in transforms]
@@ -244,14 +242,9 @@ def run(ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
         "benchmark": benchmark("transforms").model_dump(), "paper_notes": reference_file("transforms").notes,
         "paper_exp2_gap_range": reference_file("transforms").extra["exp2_gap_range"],
     }
-    return [SuiteResult(
-        suite=SUITE.name, model=ctx.model.spec, data=data.spec.name, metrics=analysis.metrics,
-        config=config.model_dump(),
-        samples={"trials": _samples(items, transforms, chosen, desc, wrong, scores, analysis.outcomes)},
-        flags=_flags(config, data, k) + analysis.flags + model_flags + hackable_flags(analysis.metrics),
-        extra=extra,
-        data_fingerprint=data.fingerprint(), headline=HEADLINE,
-    )]
+    samples = {"trials": _samples(items, transforms, chosen, desc, wrong, scores, analysis.outcomes)}
+    flags = _flags(config, data, k) + analysis.flags + model_flags
+    return Evaluation(analysis.metrics, samples, flags, extra, HEADLINE)
 
 
 HEADLINE = ["exp1/accuracy", "exp2/accuracy", "exp2/gap_mean", "exp3/bare/top1", "exp3/bare/top5",
@@ -304,7 +297,7 @@ def _flags(config: Config, data: DataSource, k: int) -> list[str]:
     return flags
 
 
-class TransformsSuite:
+class TransformsSuite(Suite):
     name = "transforms"
     Config = Config
     default_data = ("scenes",)
@@ -313,8 +306,8 @@ class TransformsSuite:
     def check(self, config: Config) -> None:
         configured_transforms(config)  # reads the catalogue (a user file too) before the run directory exists
 
-    def run(self, ctx: RunContext, data: DataSource, config: Config) -> list[SuiteResult]:
-        return run(ctx, data, config)
+    def evaluate(self, ctx: RunContext, data: DataSource, config: Config) -> Evaluation:
+        return _evaluate(ctx, data, config)
 
     def figures(self, result: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         return plots.figures(result, samples)
