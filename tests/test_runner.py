@@ -311,3 +311,33 @@ def test_resume_on_data_that_changed_since_its_units_finished_is_refused(tmp_pat
     monkeypatch.setattr(fake_suite.FakeSource, "fingerprint", lambda self: "0" * 32)
     with pytest.raises(SpecError, match=r"data 'fake' fingerprint \w{8} -> 00000000"):
         run(["toy:8"], out=out, cache_dir=None, progress=False, resume=True)
+
+
+def test_a_full_disk_during_a_run_is_one_line_naming_the_file_and_leaves_no_unit(tmp_path, monkeypatch,
+                                                                                  capsys):
+    """Catches the OSError traceback a full disk gave from the samples writer (write() names no
+    file), and a half-written unit left behind that a resume would take as done."""
+    from pathlib import Path
+
+    from vlmaudit.cli import main
+
+    real_open = Path.open
+
+    def full_disk(self, mode="r", *args, **kwargs):
+        handle = real_open(self, mode, *args, **kwargs)
+        if "w" in mode and self.suffix == ".jsonl":
+            def write(_text):
+                raise OSError(28, "No space left on device")
+            handle.write = write
+        return handle
+
+    monkeypatch.setattr(Path, "open", full_disk)
+    monkeypatch.setattr("sys.argv", ["vlmaudit", "run", "fake", "--model", "toy:8", "--data", "fake",
+                                     "--out", str(tmp_path / "run"), "--cache-dir", "none", "--quiet"])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: No space left on device: ") and err[-1].endswith("trials.jsonl")
+    assert "Traceback" not in "\n".join(err)
+    assert not list((tmp_path / "run").rglob("results.json"))

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from vlmaudit.atomic import json_default, write_json_atomic
+from vlmaudit.atomic import json_default, naming, write_json_atomic
 from vlmaudit.errors import DataError, VlmauditError
 from vlmaudit.registry import SUITES
 from vlmaudit.results import SuiteResult
@@ -128,7 +128,8 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, default=json_default) + "\n")
+    with naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, default=json_default) + "\n")
