@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup audit test lint bench train-builtin clean
+.PHONY: setup audit test test-fast lint bench train-builtin clean
 
 setup: $(STAMP)
 
@@ -23,8 +23,13 @@ test: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
+# for iteration: everything but the few multi-process and full-size tests (`slow`); CI runs `test`
+test-fast: setup
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow"
+
 bench: setup
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/bootstrap.py
 
 train-builtin: setup
 	$(BIN)/vlmaudit train builtin
