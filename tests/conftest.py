@@ -35,6 +35,18 @@ def _registries_restored():
 
 
 @pytest.fixture
+def fakes_registered():
+    """The toy backend and the fake suite/dataset (tests/fake_suite.py) registered for one test."""
+    import fake_suite
+    from vlmaudit.registry import DATASETS, MODEL_BACKENDS, SUITES
+
+    MODEL_BACKENDS.register("toy", "toy:load")
+    SUITES.register("fake", "fake_suite:SUITE")
+    DATASETS.register("fake", "fake_suite:open_source")
+    fake_suite.CALLS.clear()
+
+
+@pytest.fixture
 def toy_model():
     from toy import ToyModel
 

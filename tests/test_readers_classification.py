@@ -272,3 +272,22 @@ def test_alpha_option_reaches_the_images(tmp_path):
     white = open_data(f"image-folder:{tmp_path}?alpha=white")
     pixel = [np.asarray(source.items[0].image.load())[0, 0].tolist() for source in (dropped, white)]
     assert pixel == [[0, 0, 0], [255, 255, 255]]
+
+
+@pytest.mark.parametrize("name, suffix, header", [("labels", ".csv", "image,label\n"),
+                                                  ("waterbirds", ".csv", None),
+                                                  ("vlmclassifier", ".jsonl", None)])
+def test_a_latin1_file_is_one_line_naming_the_byte(tmp_path, name, suffix, header):
+    """Catches the UnicodeDecodeError traceback a Latin-1 annotation file gave (the readers opened
+    files as UTF-8 themselves instead of through the shared UTF-8 check)."""
+    path = tmp_path / ("metadata.csv" if name == "waterbirds" else f"data{suffix}")
+    if name == "waterbirds":
+        text = "img_id,img_filename,y,split,place,place_filename\n1,caf\xe9.jpg,0,0,0,x\n"
+    elif name == "vlmclassifier":
+        (tmp_path / "data_classes.json").write_text(json.dumps(["cat"]))
+        text = '{"image": "caf\xe9.jpg", "label": "cat", "split": "test"}\n'
+    else:
+        text = header + "caf\xe9.jpg,cat\n"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(DataError, match=r":2: byte 0xe9 .* not UTF-8|:1: byte 0xe9 .* not UTF-8"):
+        open_data(f"{name}:{path}")

@@ -8,17 +8,12 @@ import pytest
 
 import fake_suite
 from vlmaudit.errors import SpecError, VlmauditError
-from vlmaudit.registry import DATASETS, MODEL_BACKENDS, SUITES
 from vlmaudit.runner import run
 
 
 @pytest.fixture(autouse=True)
-def _register_fakes():
-    MODEL_BACKENDS.register("toy", "toy:load")
-    SUITES.register("fake", "fake_suite:SUITE")
-    DATASETS.register("fake", "fake_suite:open_source")
-    fake_suite.CALLS.clear()
-    yield
+def _fakes(fakes_registered):
+    """Every test here runs with the toy backend and the fake suite registered."""
 
 
 def test_run_writes_results_samples_figures_and_provenance(tmp_path):

@@ -10,16 +10,12 @@ import pytest
 import fake_suite
 from vlmaudit.cli import main
 from vlmaudit.errors import ModelLoadError, SpecError
-from vlmaudit.registry import DATASETS, MODEL_BACKENDS, SUITES
 from vlmaudit.specs import ModelSpec
 
 
 @pytest.fixture(autouse=True)
-def _register_fakes():
-    MODEL_BACKENDS.register("toy", "toy:load")
-    SUITES.register("fake", "fake_suite:SUITE")
-    DATASETS.register("fake", "fake_suite:open_source")
-    fake_suite.CALLS.clear()
+def _fakes(fakes_registered):
+    """Every test here runs with the toy backend and the fake suite registered."""
 
 
 def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:

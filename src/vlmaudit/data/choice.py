@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,21 @@ def utf8_text(path: Path, raw: bytes | None = None) -> str:
         line = raw.count(b"\n", 0, err.start) + 1
         raise DataError(f"{path}:{line}: byte 0x{raw[err.start]:02x} at offset {err.start} is not UTF-8; "
                         "the file must be UTF-8 encoded (re-save it as UTF-8)") from None
+
+
+def jsonl_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(`file:line`, object) for each non-blank line of a JSONL file; a bad line is one DataError."""
+    for number, line in enumerate(utf8_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{where}: invalid JSON: {err.msg}") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object")
+        yield where, row
 
 
 def load_json(path: Path) -> Any:

@@ -17,11 +17,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import SpecError
 from vlmaudit.metrics.baselines import hackable_flags
+from vlmaudit.metrics.selection import check_tie_policy
 from vlmaudit.results import Metric, SuiteResult
 
 
@@ -105,6 +106,10 @@ def _split_commas(value: Any) -> Any:
 
 
 Names = Annotated[tuple[str, ...], BeforeValidator(_split_commas)]  # tuple field settable from the CLI
+# a K-way rule's tie policy (strict | lenient | argmax-first | half | random); OfficialTiePolicy adds
+# "official", each benchmark's own rule
+TiePolicy = Annotated[str, AfterValidator(check_tie_policy)]
+OfficialTiePolicy = Annotated[str, AfterValidator(lambda rule: check_tie_policy(rule, extra=("official",)))]
 
 
 def build_config(config_cls: type[SuiteConfig], overrides: dict[str, Any], suite: str = "") -> SuiteConfig:

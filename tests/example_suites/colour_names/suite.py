@@ -8,25 +8,20 @@ text-prior scorers through the same rule. Metric: through the kit, with its chan
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from vlmaudit.data.items import LabelledImage
 from vlmaudit.metrics.kit import Kit
-from vlmaudit.metrics.selection import check_tie_policy, select
+from vlmaudit.metrics.selection import select
 from vlmaudit.scoring.blind import caption_blind
-from vlmaudit.suites.base import Evaluation, Suite, SuiteConfig
+from vlmaudit.suites.base import Evaluation, Suite, SuiteConfig, TiePolicy
 
 
 class Config(SuiteConfig):
     template: str = "a {} image."
-    tie_policy: str = "strict"
+    tie_policy: TiePolicy = "strict"
     n_boot: int = Field(200, ge=1)
     seed: int = 0
-
-    @field_validator("tie_policy")
-    @classmethod
-    def _policy(cls, policy: str) -> str:
-        return check_tie_policy(policy)
 
 
 class ColourNames(Suite):

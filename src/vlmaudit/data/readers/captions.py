@@ -29,7 +29,7 @@ from typing import Literal, get_args
 import numpy as np
 from pydantic import Field
 
-from vlmaudit.data.choice import utf8_text
+from vlmaudit.data.choice import jsonl_rows, utf8_text
 from vlmaudit.data.images import file_image
 from vlmaudit.data.items import ImageCaptions
 from vlmaudit.data.source import DataSpec, ImageOptions, UserPath, check_item_type, fingerprint_of
@@ -146,16 +146,7 @@ def read_csv(path: Path, split: str | None) -> list[Record]:
 
 def read_jsonl(path: Path, split: str | None) -> list[Record]:
     records = []
-    for number, line in enumerate(utf8_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: invalid JSON: {err.msg}") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object")
+    for where, row in jsonl_rows(path):
         if (record := _manifest_row(row, where, split)) is not None:
             records.append(record)
     return records

@@ -32,6 +32,7 @@ finds its validation split whatever the file calls it.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 
+from vlmaudit.data.choice import jsonl_rows, utf8_text
 from vlmaudit.data.images import Alpha, ImageRef, file_image
 from vlmaudit.data.items import LabelledImage
 from vlmaudit.data.readers.captions import IMAGE_SUFFIXES
@@ -111,7 +113,7 @@ def read_class_file(path: Path) -> dict[str, str]:
     two classes with one name would get one prompt and tie exactly in every zero-shot comparison."""
     if not path.is_file():
         raise DataError(f"classes file not found: {path}")
-    text = path.read_text(encoding="utf-8-sig")
+    text = utf8_text(path)
     if path.suffix.lower() == ".json":
         try:
             document = json.loads(text)
@@ -207,20 +209,6 @@ def open_image_folder(spec: DataSpec) -> ClassificationSource:
 # -- VLMClassifier JSONL ------------------------------------------------------------------------
 
 
-def _jsonl_rows(path: Path) -> Iterable[tuple[str, dict]]:
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: invalid JSON: {err.msg}") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object")
-        yield where, row
-
-
 def _class_of(label: object, names: list[str], where: str, classes_file: Path) -> str:
     """A JSON label as a class name: a string must be one of the names, an integer indexes them."""
     if isinstance(label, bool) or not isinstance(label, (int, str)):
@@ -245,7 +233,7 @@ def open_vlmclassifier(spec: DataSpec) -> ClassificationSource:
     names = list(read_class_file(classes_file).values())
     wanted, root = options.split, options.root or path.parent
     items = []
-    for where, row in _jsonl_rows(path):
+    for where, row in jsonl_rows(path):
         image = row.get("image")
         if not isinstance(image, str) or not image.strip():
             raise DataError(f"{where}: missing or empty 'image'")
@@ -270,11 +258,11 @@ def open_vlmclassifier(spec: DataSpec) -> ClassificationSource:
 
 def _manifest_rows(path: Path) -> Iterable[tuple[str, Mapping[str, object]]]:
     if path.suffix.lower() in (".jsonl", ".ndjson"):
-        yield from _jsonl_rows(path)
+        yield from jsonl_rows(path)
         return
     if path.suffix.lower() not in (".csv", ".tsv"):
         raise SpecError(f"labels: cannot tell the format of {path}; use a .csv, .tsv or .jsonl file")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with io.StringIO(utf8_text(path), newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
         header = reader.fieldnames or []
         if missing := [c for c in ("image", "label") if c not in header]:
@@ -344,7 +332,7 @@ def open_waterbirds(spec: DataSpec) -> ClassificationSource:
         raise DataError(f"waterbirds: no metadata.csv in {given}")
     wanted, root = options.split, options.root or path.parent
     items = []
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with io.StringIO(utf8_text(path), newline="") as handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
         if missing := [c for c in WATERBIRDS_COLUMNS if c not in header]:

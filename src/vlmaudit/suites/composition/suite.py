@@ -19,10 +19,10 @@ from vlmaudit.data.items import CaptionChoice
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.kit import Kit
-from vlmaudit.metrics.selection import TIE_POLICIES, check_tie_policy
+from vlmaudit.metrics.selection import TIE_POLICIES
 from vlmaudit.results import Metric
 from vlmaudit.scoring.blind import caption_blind
-from vlmaudit.suites.base import Evaluation, Names, RunContext, Suite, SuiteConfig
+from vlmaudit.suites.base import Evaluation, Names, OfficialTiePolicy, RunContext, Suite, SuiteConfig
 from vlmaudit.suites.composition.bench import SCENE_BENCHMARKS, Benchmark, benchmark_for
 from vlmaudit.suites.composition.metrics import (
     MetricSpec,
@@ -45,16 +45,11 @@ from vlmaudit.suites.composition.score import (
 
 
 class Config(SuiteConfig):
-    tie_policy: str = "strict"  # strict | lenient | argmax-first | half | random | official (each repo's)
+    tie_policy: OfficialTiePolicy = "strict"  # or "official": each repository's own rule
     prompt: str = "a photo."  # neutral prompt of the text-prior baseline
     n_boot: int = Field(1000, ge=1)
     benchmarks: Names = ()  # generated scenes: which ones (empty = all)
     save_samples: bool = True
-
-    @field_validator("tie_policy")
-    @classmethod
-    def _tie_policy(cls, policy: str) -> str:
-        return check_tie_policy(policy, extra=("official",))
 
     @field_validator("benchmarks")
     @classmethod

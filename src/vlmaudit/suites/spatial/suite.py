@@ -29,12 +29,11 @@ from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
 from vlmaudit.metrics.aggregate import mean_over_subsets
 from vlmaudit.metrics.kit import Kit
-from vlmaudit.metrics.selection import check_tie_policy
 from vlmaudit.results import Metric
 from vlmaudit.scoring.base import Scorer
 from vlmaudit.scoring.blind import ReferencePriorScorer
 from vlmaudit.scoring.cosine import check_score_dtype
-from vlmaudit.suites.base import Evaluation, RunContext, Suite, SuiteConfig
+from vlmaudit.suites.base import Evaluation, RunContext, Suite, SuiteConfig, TiePolicy
 from vlmaudit.suites.spatial import mmvp as spatial_mmvp
 from vlmaudit.suites.spatial import whatsup as spatial_whatsup
 from vlmaudit.suites.spatial import winoground as spatial_winoground
@@ -48,7 +47,7 @@ TABLE1 = {  # paper Table 1 columns: mean of two subsets' individual accuracies
 
 class Config(SuiteConfig):
     seed: int = 0
-    tie_policy: str = "strict"  # main rule; each benchmark's own rule is added as variant "legacy"
+    tie_policy: TiePolicy = "strict"  # main rule; each benchmark's own rule is added as variant "legacy"
     legacy: bool = True
     score_dtype: str = "fp32"  # "fp16" rounds embeddings and dots in fp16, like the What'sUp code
     n_boot: int = Field(1000, ge=1)
@@ -61,11 +60,6 @@ class Config(SuiteConfig):
     n_groups: int = Field(0, ge=0)  # Winoground-like 2x2 groups
     n_pairs: int = Field(0, ge=0)  # MMVP-like image pairs
     n_prior: int = Field(64, ge=1)  # generated reference images for the caption prior
-
-    @field_validator("tie_policy")
-    @classmethod
-    def _tie_policy(cls, policy: str) -> str:
-        return check_tie_policy(policy)
 
     @field_validator("score_dtype")
     @classmethod

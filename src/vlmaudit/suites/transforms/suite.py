@@ -41,10 +41,9 @@ from vlmaudit.data.images import ImageRef, memory_image
 from vlmaudit.data.items import ImageCaptions
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
-from vlmaudit.metrics.selection import check_tie_policy
 from vlmaudit.perturb.image_transforms import Transform, load_catalogue, select_transforms
 from vlmaudit.scoring.cosine import CosineScorer
-from vlmaudit.suites.base import Evaluation, Names, RunContext, Suite, SuiteConfig
+from vlmaudit.suites.base import Evaluation, Names, RunContext, Suite, SuiteConfig, TiePolicy
 from vlmaudit.suites.transforms import plots as plots
 from vlmaudit.suites.transforms import scoring as sc
 from vlmaudit.suites.transforms.analysis import Setup, analyse
@@ -61,7 +60,7 @@ class Config(SuiteConfig):
     template: str = DEFAULT_TEMPLATE  # C' from {caption} and {description}
     bare_template: str = DEFAULT_BARE_TEMPLATE  # Exp 3 bare option from {description}
     description_index: int = Field(0, ge=-1)  # which description of each transform; -1 = hashed per trial
-    tie_policy: str = "strict"
+    tie_policy: TiePolicy = "strict"
     probe_test_fraction: float = Field(0.25, gt=0.0, lt=1.0)  # share of images held out for the linear probe
     seed: int = 0  # transform noise, description/wrong-partner choice, probe split, bootstrap
     transforms_file: str = ""  # JSON that extends or replaces the catalogue
@@ -79,11 +78,6 @@ class Config(SuiteConfig):
         if missing := ["{" + k + "}" for k in keys if "{" + k + "}" not in template]:
             raise SpecError(f"{info.field_name} {template!r} must contain {', '.join(missing)}")
         return template
-
-    @field_validator("tie_policy")
-    @classmethod
-    def _tie_policy(cls, policy: str) -> str:
-        return check_tie_policy(policy)
 
 
 @dataclass(frozen=True)
