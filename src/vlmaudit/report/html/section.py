@@ -115,9 +115,12 @@ def _is_detail(key: str, value: Any) -> bool:
 
 
 def _round(value: Any) -> Any:
-    """Scores at 4 decimals: the browser's job is reading, results.json keeps every bit."""
+    """Scores at 4 decimals, whole numbers as ints: the page is for reading; results.json keeps every bit."""
     if isinstance(value, float):
-        return round(value, 4) if math.isfinite(value) else None
+        if not math.isfinite(value):
+            return None
+        value = round(value, 4)
+        return int(value) if value.is_integer() else value
     if isinstance(value, list):
         return [_round(v) for v in value]
     return value

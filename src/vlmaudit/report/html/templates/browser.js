@@ -2,6 +2,25 @@
   "use strict";
   var PAGE = 50;
   var thumbs = JSON.parse(document.getElementById("thumbs").textContent);
+  var S = JSON.parse(document.getElementById("strings").textContent);
+  var OUTCOMES = ["correct", "tied", "wrong", "unscored"];
+  // Rows travel as columns with strings as indices into S (see pack_rows); unpack them once.
+  function unpack(p) {
+    var rows = [], textual = {};
+    p.textual.forEach(function (k) { textual[k] = true; });
+    for (var i = 0; i < p.id.length; i++) {
+      var detail = {};
+      p.detail_keys.forEach(function (k, j) {
+        var v = p.detail[i][j];
+        if (v !== null && v !== undefined) detail[k] = textual[k] ? S[v] : v;
+      });
+      rows.push({id: S[p.id[i]], group: S[p.group[i]], image: S[p.image[i]],
+                 thumb: p.thumb[i] >= 0 ? S[p.thumb[i]] : null,
+                 options: p.options[i].map(function (j) { return S[j]; }),
+                 scores: p.scores[i], gold: p.gold[i], outcome: OUTCOMES[p.outcome[i]], detail: detail});
+    }
+    return rows;
+  }
   // The initial filter comes from the URL hash: #filter=outcome:wrong or #filter=group:left,outcome:tied
   function hashFilter() {
     var out = {}, m = /(?:^#|&)filter=([^&]*)/.exec(decodeURIComponent(location.hash));
@@ -53,7 +72,7 @@
     return el("td", "detail", parts.join("  "));
   }
   function setup(box) {
-    var rows = JSON.parse(document.getElementById(box.dataset.rows).textContent);
+    var rows = unpack(JSON.parse(document.getElementById(box.dataset.rows).textContent));
     var group = box.querySelector("select.group"), outcome = box.querySelector("select.outcome");
     var search = box.querySelector("input.search"), body = box.querySelector("tbody");
     var info = box.querySelector(".info"), page = 0, shown = rows;
