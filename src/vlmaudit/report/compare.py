@@ -98,16 +98,17 @@ def item_outcomes(metric: dict[str, Any], samples: dict[str, list[dict]]) -> tup
     """(table, field) whose per-row values average to the metric's stored value, or None.
 
     Candidates follow how suites name them: table = the metric's group and field = its name
-    (composition), or field = the key with `/` as `_` and a trailing `/accuracy` dropped
-    (transforms' `exp1` for `exp1/accuracy`). The mean check makes a wrong guess impossible.
+    (composition), or field = the key (or a tail of it) with `/` as `_` and a trailing `/accuracy`
+    dropped (transforms' `exp1` for `exp1/accuracy`, `exp2_wrong` for `control/exp2_wrong/accuracy`).
+    A field counts only when its n and mean are the stored ones, so a wrong guess cannot pair.
     """
     if metric.get("variant"):
         return None
-    key = metric_key(metric["group"], metric["name"])
-    flat = key.replace("/", "_")
+    parts = metric_key(metric["group"], metric["name"]).split("/")
+    flats = ["_".join(parts[i:]) for i in range(len(parts))]  # control/exp2_wrong/accuracy -> exp2_wrong
     for table, rows in samples.items():
         names = [metric["name"]] if table == metric["group"] else []
-        names += [flat, flat.removesuffix("_accuracy")]
+        names += [name for flat in flats for name in (flat, flat.removesuffix("_accuracy"))]
         for name in names:
             values = _column(rows, name)
             if values is not None and values.size == metric["n"] and \
@@ -142,8 +143,9 @@ def unpaired_difference(a: np.ndarray, b: np.ndarray, n_boot: int = 1000,
     return float(b.mean() - a.mean()), _percentile(draws_b - draws_a, 0.95)
 
 
-def compare(sides: list[Side], n_boot: int = 1000, seed: int = 0) -> list[Difference]:
-    """Every metric of every (suite, data) the sides share: side i against side 0."""
+def compare(sides: list[Side], n_boot: int = 1000, seed: int = 0, headline_only: bool = False,
+            ) -> list[Difference]:
+    """Every metric (or headline metric) of every (suite, data) the sides share: side i against side 0."""
     shared = [k for k in sides[0].units if all(k in s.units for s in sides[1:])]
     if not shared:
         raise DataError("the sides share no (suite, data) unit: nothing to compare")
@@ -153,7 +155,8 @@ def compare(sides: list[Side], n_boot: int = 1000, seed: int = 0) -> list[Differ
         metrics = [{metric_key(m["group"], m["name"], m.get("variant") or ""): m for m in r["metrics"]}
                    for r, _ in loaded]
         headline = loaded[0][0].get("headline") or []
-        order = [k for k in headline if k in metrics[0]] + [k for k in metrics[0] if k not in headline]
+        order = [k for k in headline if k in metrics[0]]
+        order += [] if headline_only and order else [k for k in metrics[0] if k not in headline]
         for key in order:
             if all(key in m for m in metrics[1:]):
                 out.append(_difference(key, suite, data, [m[key] for m in metrics],
@@ -219,3 +222,57 @@ def _winners(diffs: list[float | None], cis: list, labels: list[str], higher: bo
         else:
             out.append(label if (d > 0) == higher else labels[0])
     return out
+
+
+def _fmt_ci(ci: tuple[float, float] | None) -> str:
+    return "" if ci is None else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]"
+
+
+def rows_of(sides: list[Side], differences: list[Difference]) -> list[dict[str, Any]]:
+    """Display rows: one per (metric, side i > 0), values of both sides, difference, CI, winner."""
+    rows = []
+    for d in differences:
+        for i in range(1, len(sides)):
+            rows.append({
+                "unit": f"{d.suite} / {d.data}", "metric": d.metric, "a": sides[0].label, "b": sides[i].label,
+                "value_a": f"{d.values[0]:.3f}", "value_b": f"{d.values[i]:.3f}",
+                "diff": "" if d.diffs[i] is None else f"{d.diffs[i]:+.3f}", "ci": _fmt_ci(d.ci[i]),
+                "n": str(d.n), "paired": "paired" if d.paired else "unpaired", "winner": d.winner[i - 1],
+                "flags": "; ".join(d.flags),
+            })
+    return rows
+
+
+COLUMNS = ("unit", "metric", "value_a", "value_b", "diff", "ci", "n", "paired", "winner")
+
+
+def print_differences(sides: list[Side], differences: list[Difference]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    others = ", ".join(s.label for s in sides[1:])
+    title = f"b - a, 95% bootstrap CI; a = {sides[0].label}; b = {others}"
+    table = Table(title=title, title_justify="left")
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column in ("unit", "metric", "winner") else "right")
+    for row in rows_of(sides, differences):
+        table.add_row(*(row[c] for c in COLUMNS))
+    console.print(table)
+
+
+def render_compare_html(sides: list[Side], differences: list[Difference]) -> str:
+    from vlmaudit.report.html import FLAG_KINDS, _environment
+    from vlmaudit.report.provenance import now
+
+    return _environment().get_template("compare.html.j2").render(
+        sides=sides, rows=rows_of(sides, differences), generated=now(), flag_kinds=FLAG_KINDS)
+
+
+def write_compare_html(sides: list[Side], differences: list[Difference], out: str | Path) -> Path:
+    from vlmaudit.atomic import write_text_atomic
+
+    write_text_atomic(Path(out), render_compare_html(sides, differences))
+    return Path(out)
