@@ -4,9 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup audit test test-fast lint bench train-builtin clean
+.PHONY: setup audit test test-fast lint bench train-builtin clean browser
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# Debian's headless Chromium renders report.html in the browser tests (root on CI); skipped once installed.
+CHROMIUM := /usr/bin/chromium-headless-shell
+browser:
+	@test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq chromium-headless-shell)
 
 # torch/torchvision first and by exact version: this machine serves these two from local disk.
 $(STAMP): pyproject.toml constraints.txt

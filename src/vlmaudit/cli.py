@@ -15,6 +15,8 @@ COMMANDS = {
     "embed": ("vlmaudit.commands.embed:embed", "Export embeddings of images and texts."),
     "train": ("vlmaudit.commands.train:train", "Train the built-in model or fine-tune a model."),
     "data": ("vlmaudit.commands.data:data", "Export generated datasets to files."),
+    "report": ("vlmaudit.commands.report:report", "Write a run's self-contained HTML report."),
+    "compare": ("vlmaudit.commands.compare:compare", "Compare runs or models with paired bootstrap CIs."),
 }
 
 

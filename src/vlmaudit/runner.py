@@ -6,6 +6,7 @@ Data flows one way: spec -> model, data spec -> source, suite -> result, run dir
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -159,7 +160,19 @@ def run(
         "skipped_suites": summary.skipped,
         "units": [{k: u[k] for k in ("model", "suite", "data")} for u in summary.units],
     })
+    _write_report(out_dir)
     return summary
+
+
+def _write_report(out_dir: Path) -> None:
+    """report.html, once every result is on disk: a report that fails to render costs one line, not a run."""
+    from vlmaudit.report.html import write_report
+
+    try:
+        write_report(out_dir)
+    except Exception as err:  # the results are written; the report can be rendered later by `vlmaudit report`
+        print(f"warning: report.html not written ({type(err).__name__}: {err}); the results are in {out_dir}",
+              file=sys.stderr)
 
 
 def stored_config(out_dir: Path) -> dict[str, Any] | None:

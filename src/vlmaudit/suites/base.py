@@ -7,7 +7,8 @@ leaves a run behind. A suite gets scores only through `ctx.scorer` (and embeddin
 `ctx.engine`), so caching, dtype, dedup and distributed sharding apply everywhere, and it never
 writes files. A suite with plots also has `figures(result, samples) -> {stem: Figure}`, a function
 of a stored unit (results.json payload, samples rows) that the run directory calls after writing
-the unit and again to re-render a finished run.
+the unit and again to re-render a finished run; `report_section(result, samples)` is its part of
+the HTML report (a generic default).
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ class Suite(ABC):
     def figures(self, result: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         """{stem: matplotlib Figure} drawn from a stored unit alone (default: none)."""
         return {}
+
+    def report_section(self, result: dict[str, Any],
+                       samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        """This unit's part of the HTML report, from the stored unit alone (`vlmaudit.report.html`).
+
+        Default: the headline summary table and a failure browser over every sample table, with
+        the generic outcome rule; a suite overrides it to pass its own `outcome` or add keys.
+        """
+        from vlmaudit.report.html.section import default_section
+
+        return default_section(result, samples)
 
     def run(self, ctx: RunContext, data: DataSource, config: Any) -> list[SuiteResult]:
         started = time.perf_counter()
