@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup audit test test-fast lint bench train-builtin clean browser
 
-setup: $(STAMP) browser
+setup: $(STAMP)
 
 # Debian's headless Chromium renders report.html in the browser tests (root on CI); skipped once installed.
+# Only the tests need it: `make audit` writes report.html without a browser.
 CHROMIUM := /usr/bin/chromium-headless-shell
 browser:
 	@test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq chromium-headless-shell)
@@ -24,12 +25,12 @@ $(STAMP): pyproject.toml constraints.txt
 audit: setup
 	$(BIN)/vlmaudit run
 
-test: setup
+test: setup browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 # for iteration: everything but the few multi-process and full-size tests (`slow`); CI runs `test`
-test-fast: setup
+test-fast: setup browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow"
 
 bench: setup
