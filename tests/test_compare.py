@@ -136,3 +136,19 @@ def test_one_side_is_refused(two_models):
     """Catches a compare of a single side that silently prints nothing."""
     with pytest.raises(DataError, match="two or more"):
         sides_of([two_models / "toy-16"])
+
+
+def test_pairing_reads_the_metric_s_own_table_never_a_look_alike():
+    """Catches pairing a metric with another benchmark's outcomes that happen to have the same n and
+    mean (the first guess matched `accuracy` in whichever table came first, so two sides could pair
+    different items, or both the wrong ones)."""
+    from vlmaudit.report.compare import item_outcomes
+
+    samples = {"scenes/a": [{"accuracy": 0.0}, {"accuracy": 1.0}],
+               "scenes/b": [{"accuracy": 1.0}, {"accuracy": 0.0}]}
+    metric = {"group": "scenes/b", "name": "accuracy", "value": 0.5, "n": 2}
+    assert item_outcomes(metric, samples) == ("scenes/b", "accuracy")
+    assert item_outcomes({**metric, "group": "scenes/c"}, samples) is None  # the bare name alone never pairs
+    trials = {"trials": [{"exp1": 1.0, "accuracy": 0.0}, {"exp1": 0.0, "accuracy": 1.0}]}
+    exp1 = {"group": "exp1", "name": "accuracy", "value": 0.5, "n": 2}
+    assert item_outcomes(exp1, trials) == ("trials", "exp1")

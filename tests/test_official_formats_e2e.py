@@ -162,7 +162,7 @@ def test_composition_and_spatial_run_on_every_official_format(tmp_path, vg_root,
                                                                "hard_positives/replace_att")]).T
     aug = (c > c_neg) & (c_pos > c_neg)  # Kamath et al.: caption and hard positive both beat the negative
     assert hp_att["value"] == pytest.approx(aug.mean())
-    rows = [r for r in _samples(*run["whatsup"], "whatsup") if r["subset"] == "A"]
+    rows = _samples(*run["whatsup"], "whatsup/A")
     individual = np.mean([r["scores"][0] > max(r["scores"][1:]) for r in rows])  # gold caption listed first
     assert metric["whatsup"]["whatsup/A:individual"]["value"] == pytest.approx(individual)
     s = np.array([r["scores"] for r in _samples(*run["winoground"], "winoground")])  # [item, caption, image]

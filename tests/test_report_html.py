@@ -163,3 +163,19 @@ def test_report_command_writes_the_named_file(small_run, tmp_path):
     result = CliRunner().invoke(cli, ["report", str(small_run), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert f"report: {out}" in result.output and "Failure browser" in out.read_text()
+
+
+def test_every_stored_spatial_and_composition_row_gets_an_outcome(small_run):
+    """Catches What'sUp and Winoground rows shown as "unscored" (their rows stored no outcome), and a
+    browser outcome that disagrees with the suite's own per-item outcome."""
+    for unit in small_run.rglob("results.json"):
+        payload = json.loads(unit.read_text())
+        for table, rel in payload["samples"].items():
+            rows = [json.loads(line) for line in (unit.parent / rel).read_text().splitlines()]
+            outcomes = [generic_outcome(row) for row in rows]
+            assert "unscored" not in outcomes, (payload["suite"], table)
+            for row, outcome in zip(rows, outcomes, strict=True):
+                for field in ("individual", "group_correct", "pair", "accuracy", "aug_accuracy"):
+                    if field in row and isinstance(row[field], float) and not row.get("tied"):
+                        assert (outcome == "correct") == (row[field] == 1.0), (table, field)
+                        break

@@ -50,7 +50,7 @@ def test_generated_benchmarks_end_to_end():
         assert metrics[name].baselines, name
     assert "whatsup-like/scenes/individual_prior_norm" in metrics
     assert "mmvp-like/pair@legacy" in metrics and "mmvp-like/pair@argmax" in metrics
-    assert len(result.samples["whatsup-like"]) == 16
+    assert len(result.samples["whatsup-like/scenes"]) == 16
     json.dumps(result.to_json())
 
 

@@ -131,9 +131,14 @@ def test_cli_defaults_match_the_recipe() -> None:
 def test_cli_finetune_prints_hash_and_before_after(tmp_path) -> None:
     out = tmp_path / "run"
     args = ["train", "finetune", "--steps", "2", "--batch-size", "8", "--threads", "1", "--no-progress",
-            "--negatives", "relation_swap,attribute_swap", "--eval-n", "100", "--out", str(out)]
+            "--negatives", "relation_swap,attribute_swap", "--eval-n", "100", "--audit-n", "30",
+            "--out", str(out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
+    # the before/after audit goes through compare: both models on the same held-out items, paired CIs
+    assert "before/after audit on 30 held-out scenes (paired 95% CIs" in result.output
+    assert "scenes/relation_swap/accuracy" in result.output and (out / "compare.html").is_file()
+    assert len(list((out / "audit").rglob("results.json"))) == 4  # 2 models x composition, spatial
     digest = re.search(r"weights hash: ([0-9a-f]{32})", result.output).group(1)
     assert vlmaudit.load_model(f"builtin:{out}").weights_hash == digest
     for key in ("relation_swap", "binding_full", "binding_and", "i2t_r1"):
@@ -151,7 +156,7 @@ def test_cli_finetune_prints_hash_and_before_after(tmp_path) -> None:
 
 def test_cli_resume_reproduces_an_uninterrupted_run(tmp_path) -> None:
     args = ["train", "finetune", "--steps", "4", "--batch-size", "8", "--checkpoint-every", "2",
-            "--threads", "1", "--eval-n", "0", "--no-progress"]
+            "--threads", "1", "--eval-n", "0", "--audit-n", "0", "--no-progress"]
     whole = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a")])
     cut = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "b")])
     assert whole.exit_code == cut.exit_code == 0, whole.output + cut.output

@@ -102,10 +102,13 @@ def builtin(out: Path | None, steps: int, seed: int, batch_size: int, threads: i
 @click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in --out.")
 @click.option("--eval-n", type=int, default=1000, show_default=True,
               help="Held-out scenes per evaluation set, base and fine-tuned (0 skips evaluation).")
+@click.option("--audit-n", type=int, default=200, show_default=True,
+              help="Held-out scenes for the before/after audit (composition, spatial) compared with paired "
+                   "CIs through `vlmaudit compare` (0 skips it).")
 @click.option("--checkpoint-every", type=int, default=100, show_default=True)
 @click.option("--progress/--no-progress", default=True)
 def finetune(base: str, negatives: str, per_row: int, steps: int, seed: int, batch_size: int, lr: float,
-             out: Path | None, threads: int, resume: bool, eval_n: int, checkpoint_every: int,
+             out: Path | None, threads: int, resume: bool, eval_n: int, audit_n: int, checkpoint_every: int,
              progress: bool) -> None:
     """Fine-tune a built-in model with hard-negative captions; print its hash and before/after metrics.
 
@@ -131,6 +134,24 @@ def finetune(base: str, negatives: str, per_row: int, steps: int, seed: int, bat
                f"({run.result.steps_per_second:.2f} steps/s)")
     if eval_n > 0:
         _before_after(base_name(base), run.path, out, eval_n)
+    if audit_n > 0:
+        _audit_before_after(base, out, audit_n, progress)
+
+
+def _audit_before_after(base: str, out: Path, n: int, progress: bool) -> None:
+    """Base and fine-tuned model through the composition and spatial suites on held-out scenes, and
+    their headline differences with paired bootstrap CIs (the same items for both), via compare."""
+    from vlmaudit.report.compare import compare, print_differences, sides_of, write_compare_html
+    from vlmaudit.runner import run as run_suites
+
+    audit = out / "audit"
+    run_suites([base if ":" in base else f"builtin:{base}", f"builtin:{out}"], ["composition", "spatial"],
+               [f"scenes?n={n}"], out=audit, cache_dir=None, progress=progress, resume=audit.exists())
+    sides = sides_of([audit])
+    differences = compare(sides, headline_only=True)
+    click.echo(f"before/after audit on {n} held-out scenes (paired 95% CIs; {audit}):")
+    print_differences(sides, differences)
+    click.echo(f"comparison: {write_compare_html(sides, differences, out / 'compare.html')}")
 
 
 def _before_after(base: str, weights: Path, out: Path, n: int) -> None:

@@ -97,23 +97,29 @@ def keyed(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def item_outcomes(metric: dict[str, Any], samples: dict[str, list[dict]]) -> tuple[str, str] | None:
     """(table, field) whose per-row values average to the metric's stored value, or None.
 
-    Candidates follow how suites name them: table = the metric's group and field = its name
-    (composition), or field = the key (or a tail of it) with `/` as `_` and a trailing `/accuracy`
-    dropped (transforms' `exp1` for `exp1/accuracy`, `exp2_wrong` for `control/exp2_wrong/accuracy`).
-    A field counts only when its n and mean are the stored ones, so a wrong guess cannot pair.
+    Where a sample table is named by the metric's group, only that table counts, with the field
+    named by the metric (`accuracy`, `individual`) or that name with `_correct` (Winoground's
+    `text_correct`, since `image` names the images). Otherwise (transforms' one `trials` table) a
+    field named by the key's tail with `/` as `_`, a trailing `_accuracy` dropped: `exp1` for
+    `exp1/accuracy`, `exp2_wrong` for `control/exp2_wrong/accuracy` — never the bare metric name,
+    which many tables share. A field counts only when its n and mean are the stored ones; a metric
+    with no such field is compared unpaired.
     """
     if metric.get("variant"):
         return None
-    parts = metric_key(metric["group"], metric["name"]).split("/")
-    flats = ["_".join(parts[i:]) for i in range(len(parts))]  # control/exp2_wrong/accuracy -> exp2_wrong
-    for table, rows in samples.items():
-        names = [metric["name"]] if table == metric["group"] else []
-        names += [name for flat in flats for name in (flat, flat.removesuffix("_accuracy"))]
-        for name in names:
-            values = _column(rows, name)
-            if values is not None and values.size == metric["n"] and \
-                    abs(float(values.mean()) - metric["value"]) <= TOLERANCE:
-                return table, name
+    name = metric["name"]
+    if metric["group"] in samples:
+        candidates = [(metric["group"], column) for column in (name, f"{name}_correct")]
+    else:
+        parts = metric_key(metric["group"], name).split("/")
+        flats = ["_".join(parts[i:]) for i in range(len(parts) - 1)]  # not the bare name
+        fields = dict.fromkeys(f for flat in flats for f in (flat, flat.removesuffix(f"_{name}")))
+        candidates = [(table, column) for table in samples for column in fields if column != name]
+    for table, column in candidates:
+        values = _column(samples[table], column)
+        if values is not None and values.size == metric["n"] and \
+                abs(float(values.mean()) - metric["value"]) <= TOLERANCE:
+            return table, column
     return None
 
 

@@ -27,12 +27,19 @@ Outcome = Callable[[dict[str, Any]], str]
 def generic_outcome(row: dict[str, Any]) -> str:
     """correct / tied / wrong / unscored of one sample row, from what the row itself stores.
 
-    - `gold` (int) and `scores` (one per option): correct when gold alone has the top score,
-      tied when it shares it (the strict tie policy counts that wrong), else wrong.
-    - `gold` (one int per row of a 2-D `scores`, e.g. MMVP's statements x images): correct when
+    - a per-item outcome the suite stored: the first `X` (or `X_correct`) with an `X_tied` flag
+      beside it (composition's `accuracy`/`aug_accuracy`, transforms' `exp1`, What'sUp's
+      `individual`, Winoground's `group_correct`, MMVP's `pair`): tied when flagged, else correct
+      when it is 1;
+    - else `gold` (int) and `scores` (one per option): correct when gold alone has the top score,
+      tied when it shares it (the strict tie policy counts that wrong), else wrong;
+    - else `gold` (one int per row of a 2-D `scores`, e.g. MMVP's statements x images): correct when
       every row is correct, tied when none is wrong but one ties.
-    - otherwise the first `X` with an `X_tied` flag beside it (per-trial outcomes, e.g. `exp1`).
     """
+    for key, value in row.items():
+        tied = row.get(f"{key.removesuffix('_correct')}_tied")
+        if isinstance(tied, bool) and isinstance(value, int | float) and not isinstance(value, bool):
+            return "tied" if tied else "correct" if value >= 1 else "wrong"
     gold, scores = row.get("gold"), row.get("scores")
     if isinstance(gold, int) and isinstance(scores, list) and scores and not isinstance(scores[0], list):
         return _top(scores, gold)
@@ -40,9 +47,6 @@ def generic_outcome(row: dict[str, Any]) -> str:
         parts = [_top(s, g) for s, g in zip(scores, gold, strict=True) if isinstance(s, list)]
         if len(parts) == len(gold):
             return "wrong" if "wrong" in parts else "tied" if "tied" in parts else "correct"
-    for key, value in row.items():
-        if isinstance(row.get(f"{key}_tied"), bool) and isinstance(value, int | float):
-            return "tied" if row[f"{key}_tied"] else "correct" if value >= 1 else "wrong"
     return "unscored"
 
 

@@ -148,6 +148,9 @@ def sample_rows(evaluated: Evaluated, main: str) -> list[dict]:
             "gold": item.gold,
             "scores": [float(v) for v in model[i]],
             main: float(outcome.values[main][i]),
+            f"{main}_tied": bool(outcome.tied[i]),
+            # every per-item value of the rule (triplets: orig/aug accuracy and brittleness)
+            **{name: float(values[i]) for name, values in outcome.values.items() if name != main},
             "tied": bool(outcome.tied[i]),
             "bow_equivalent": bool(evaluated.bow[i]),
         }

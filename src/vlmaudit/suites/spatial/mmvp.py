@@ -50,10 +50,12 @@ def evaluate(scorer: Scorer, kit: Kit, items: Sequence[ImagePair], *, prefix: st
             return _block(table, gold, mode, categories, logit_scale, seed)
 
         metrics += emit(kit, prefix, block, scores, blind, variant, mode, {})
+    main = image_pairs(scores, gold, variants[0][1], logit_scale, seed)  # under the configured rule
     samples = [
         {"qids": list(it.qids), "category": it.category, "texts": list(it.texts),
-         "images": [r.label for r in it.images], "gold": list(it.gold), "scores": row.tolist()}
-        for it, row in zip(items, scores, strict=True)
+         "images": [r.label for r in it.images], "gold": list(it.gold), "scores": row.tolist(),
+         "pair": float(main.pairs.outcomes[i]), "pair_tied": bool(main.pairs.tied[i])}
+        for i, (it, row) in enumerate(zip(items, scores, strict=True))
     ]
     return metrics, samples
 

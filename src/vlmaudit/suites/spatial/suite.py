@@ -123,7 +123,7 @@ def _whatsup(ctx: RunContext, data, subsets: dict[str, list[SpatialChoice]], con
                                           two_way_variants=two, prior=prior, seed=config.seed,
                                           prompt=config.neutral_prompt)
         out.metrics += result.metrics
-        out.samples.setdefault(prefix, []).extend(result.samples)
+        out.samples[key] = result.samples  # one table per metric group, so compare can pair by it
         out.flags += result.flags
         individual[name] = result.individual
         out.headline += [f"{key}/{m}" for m in ("individual", "pair", "set")]
@@ -205,7 +205,7 @@ def _mmvp(ctx: RunContext, data, subsets: dict[str, list[ImagePair]], config: Co
                                                  logit_scale=float(ctx.model.logit_scale), seed=config.seed,
                                                  prompt=config.neutral_prompt)
         out.metrics += metrics
-        out.samples["mmvp" if key == "mmvp-vlm" else key] = samples
+        out.samples[key] = samples
         out.headline += [f"{key}/pair"]
         if key == "mmvp-vlm":
             out.headline.append(f"{key}/pair@legacy")

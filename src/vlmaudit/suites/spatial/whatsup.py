@@ -99,10 +99,12 @@ def evaluate(scorer: Scorer, kit: Kit, subset: Subset, items: Sequence[SpatialCh
                 return _two_way(pairwise(table[keep, 0], table[keep, cols], policy, seed), layout, keep)
 
             metrics += emit(kit, f"{group}/two-way", two, scores, blind, variant, policy, {})
+    main = select(scores, 0, variants[0][1], seed)  # per-item outcome under the configured rule
     samples = [
         {"subset": subset.name, "image": it.image.label, "group": it.group, "relation": it.relation,
-         "options": list(it.options), "opposite": it.opposite, "scores": [float(v) for v in row]}
-        for it, row in zip(items, scores, strict=True)
+         "options": list(it.options), "opposite": it.opposite, "scores": [float(v) for v in row],
+         "individual": float(main.correct[i]), "individual_tied": bool(main.tied[i])}
+        for i, (it, row) in enumerate(zip(items, scores, strict=True))
     ]
     return WhatsUpRun(metrics, samples, flags, individual)
 

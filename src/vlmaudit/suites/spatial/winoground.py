@@ -42,10 +42,13 @@ def evaluate(scorer: Scorer, kit: Kit, items: Sequence[WinogroundGroup], *, pref
             return _block(table, policy, tags, seed)
 
         metrics += emit(kit, prefix, block, scores, blind, variant, policy, extra)
+    main = winoground(scores, variants[0][1], seed)  # per-group outcomes under the configured rule
     samples = [
         {"id": it.id, "captions": list(it.captions), "images": [r.label for r in it.images],
-         "scores": row.tolist(), **it.tags}
-        for it, row in zip(items, scores, strict=True)
+         "scores": row.tolist(), **it.tags, "text_correct": float(main.text.outcomes[i]),
+         "image_correct": float(main.image.outcomes[i]), "group_correct": float(main.group.outcomes[i]),
+         "group_tied": bool(main.group.tied[i])}
+        for i, (it, row) in enumerate(zip(items, scores, strict=True))
     ]
     return metrics, samples
 
