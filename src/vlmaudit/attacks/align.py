@@ -93,13 +93,14 @@ class AlignResult:
 
 
 def project(delta: torch.Tensor, x0: torch.Tensor, budget: Budget, radius: float | None) -> torch.Tensor:
-    """delta moved into the budget ball (per image), then x0 + delta clamped to [0, 1]."""
+    """delta moved into the budget ball (per image), then clamped so that x0 + delta is in [0, 1]
+    (on delta itself, so a point already feasible comes back bit-identical)."""
     if budget == "linf":
         delta = delta.clamp(-radius, radius)
     elif budget == "l2":
         norms = delta.flatten(1).norm(dim=1).clamp_min(1e-30)
         delta = delta * (radius / norms).clamp(max=1.0).view(-1, *([1] * (delta.ndim - 1)))
-    return (x0 + delta).clamp(0.0, 1.0) - x0
+    return torch.maximum(torch.minimum(delta, 1.0 - x0), -x0)
 
 
 def align(engine: Engine, pixels: torch.Tensor, targets: torch.Tensor,
@@ -132,7 +133,7 @@ def align(engine: Engine, pixels: torch.Tensor, targets: torch.Tensor,
             flags.append(CONSTANT_OUTPUT)
         if run.steps[i] > 0 and min(run.loss[i][1:]) >= run.loss[i][0]:
             flags.append(NO_PROGRESS)
-        x = (x0[i] + run.delta[i]).cpu()
+        x = (x0[i] + run.delta[i]).clamp(0.0, 1.0).cpu()
         results.append(AlignResult(
             pixels=x, delta=run.delta[i].cpu(), loss=run.loss[i], cosine=run.cosine[i], steps=run.steps[i],
             restart=best, residual=run.residual[i], quality=image_quality(x0[i], x), flags=flags,
@@ -161,7 +162,7 @@ def _run(engine: Engine, x0: torch.Tensor, t: torch.Tensor, config: AlignConfig,
     t_norm = t.norm(dim=1)
     for step in range(config.steps + 1):
         idx = active.nonzero().flatten()
-        out = engine.embed_pixels(x0[idx] + delta[idx], normalize=config.normalize)
+        out = engine.embed_pixels((x0[idx] + delta[idx]).clamp(0.0, 1.0), normalize=config.normalize)
         loss = 0.5 * (out - t[idx]).pow(2).sum(dim=1)
         traced = loss.detach()
         cos = torch.nn.functional.cosine_similarity(out.detach(), t[idx], dim=1)
@@ -201,7 +202,8 @@ def _run(engine: Engine, x0: torch.Tensor, t: torch.Tensor, config: AlignConfig,
 
 def _init(x0: torch.Tensor, config: AlignConfig, restart: int) -> torch.Tensor:
     """delta = 0 for restart 0; later restarts start uniformly in the L-inf cube of the ball's radius
-    (or `init_radius`), seeded by (seed, restart). The projection then puts them in the ball."""
+    (or `init_radius`), seeded by (seed, restart) for the whole batch, so a restart's start depends
+    on the image's position in the batch. The projection then puts them in the ball."""
     if restart == 0:
         return torch.zeros_like(x0)
     radius = config.radius if config.radius is not None else config.init_radius
