@@ -4,14 +4,15 @@ Model: open_clip ViT-B-32 with random weights (same architecture and FLOPs as th
 nothing downloaded). Images: generated scenes at 224 px. Measured in one run, so the ratios compare
 like with like:
 - alignment: aligned images/s for one batched `align` call vs a plain loop of one-image calls
-  (same steps, Adam, target = another image's embedding), fp32 and bf16;
+  (same steps, Adam, target = another image's embedding), fp32, and bf16 with --bf16 (off by
+  default: on a CPU without native bf16 it ran ~20x slower than fp32 and doubled the run time);
 - Jacobian: the full J from D = 512 VJPs vs randomised top-5 SVD (oversample 10) with 2, 4, 8
   power iterations, stopping at the first whose top 5 agree with the full J's to 1e-3 relative;
   time and JVP/VJP products of each (random weights give a flat spectrum, the hard case).
 Defaults are small (2 images, 3 steps: throughput, not converged attacks); the full J (512 batched
 VJPs at 224 px, ~90 s on 2 cores) dominates the run time.
 
-    python benchmarks/attack.py [--images 2] [--steps 3] [--threads N]
+    python benchmarks/attack.py [--images 2] [--steps 3] [--threads N] [--bf16]
 """
 
 from __future__ import annotations
@@ -90,11 +91,13 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--bf16", action="store_true", help="also time bf16 alignment (slow on CPUs "
+                        "without native bf16: ~20x fp32 here)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = [("measure", "ours", "baseline", "ratio")]
-    for dtype in ("fp32", "bf16"):
+    for dtype in ("fp32", "bf16") if args.bf16 else ("fp32",):
         try:
             batched, loop = bench_align(dtype, args.images, args.steps)
         except (RuntimeError, NotImplementedError) as err:
