@@ -62,6 +62,7 @@ def bench_svd() -> dict:
     randomized_svd(jac, 1, oversample=0, power_iterations=0)  # warm-up (and the SDPA switch)
     before = jac.vjps
     full, t_full = timed(lambda: jac.vjp(torch.eye(jac.shape[0])).reshape(jac.shape))
+    full_products = jac.vjps - before
     print(f"  (full J: {t_full:.1f} s)", flush=True)
     exact = torch.linalg.svdvals(full.double())[:5]
     tries = []
@@ -74,7 +75,7 @@ def bench_svd() -> dict:
         print(f"  (q={power}: {t_fast:.1f} s, {fast.products} products, error {error:.1e})", flush=True)
         if error <= MAX_SVD_ERROR:
             break
-    return {"full": t_full, "full_products": jac.vjps - before, "tries": tries,
+    return {"full": t_full, "full_products": full_products, "tries": tries,
             "attention": jac.attention, "exact_condition": float(exact[0] / exact[-1])}
 
 
