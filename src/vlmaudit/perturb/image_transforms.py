@@ -15,6 +15,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -145,8 +146,9 @@ class Transform:
     def seeded(self) -> bool:
         return OPS[self.op].seeded
 
-    @property
+    @cached_property
     def id(self) -> str:
+        """The cache identity, computed once (the engine and the scorer read it per trial)."""
         key = {"op": self.op, **self.params}
         if self.seeded:  # a deterministic op's output does not depend on the seed: keep cache hits
             key["seed"] = self.seed
