@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,7 +12,6 @@ from PIL import Image
 from vlmaudit.errors import SpecError
 from vlmaudit.perturb.base import ImageTransform
 from vlmaudit.perturb.image_transforms import (
-    Transform,
     catalogue_rows,
     load_catalogue,
     read_transforms_file,
@@ -138,7 +138,7 @@ def test_noise_is_deterministic_per_seed_and_image(photo):
     assert np.array_equal(first, again)
     assert not np.array_equal(first, _px(photo))
     assert abs((first - _px(photo)).std() - 0.1 * 255) < 3  # sigma 0.1 of the range, a little clipped
-    other_seed = Transform(**{**noise.__dict__, "seed": 1})
+    other_seed = replace(noise, seed=1)
     assert not np.array_equal(_px(other_seed(photo)), first)
     assert other_seed.id != noise.id
     shifted = Image.fromarray(np.roll(np.asarray(photo), 1, axis=1))
@@ -149,9 +149,9 @@ def test_noise_is_deterministic_per_seed_and_image(photo):
 
 def test_ids_cover_params_and_seed_only_where_random():
     rot = CATALOGUE["rotate_90"]
-    assert rot.id == Transform(**{**rot.__dict__, "seed": 7}).id  # deterministic op: seed irrelevant
-    assert rot.id == Transform(**{**rot.__dict__, "descriptions": ("x",)}).id  # wording never re-encodes
-    assert rot.id != Transform(**{**rot.__dict__, "params": {"degrees_clockwise": 45.0}}).id
+    assert rot.id == replace(rot, seed=7).id  # deterministic op: seed irrelevant
+    assert rot.id == replace(rot, descriptions=("x",)).id  # wording never re-encodes
+    assert rot.id != replace(rot, params={"degrees_clockwise": 45.0}).id
     assert len({t.id for t in CATALOGUE.values()}) == len(CATALOGUE)
 
 
