@@ -22,6 +22,7 @@ import time
 
 import torch
 
+from table import print_table
 from vlmaudit.attacks import AlignConfig, Jacobian, align, randomized_svd
 from vlmaudit.data.scenes import generate_scenes, scene_ref
 from vlmaudit.engine import Engine
@@ -78,13 +79,6 @@ def bench_svd() -> dict:
     return {"full": t_full, "full_products": full_products, "tries": tries,
             "attention": jac.attention, "exact_condition": float(exact[0] / exact[-1])}
 
-
-def print_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for i, row in enumerate(rows):
-        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
-        if i == 0:
-            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from table import print_table
 from vlmaudit.data.images import ImageRef
 from vlmaudit.data.scenes import describe, generate_scenes, scene_ref
 from vlmaudit.data.scenes.perturb import SHUFFLE_SCHEMES, shuffle
@@ -106,13 +107,6 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
     cos = (a * b).sum(dim=1)
     return cos.min().item(), cos.mean().item()
 
-
-def print_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for i, row in enumerate(rows):
-        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
-        if i == 0:
-            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
 
 
 def check(ok: bool) -> str:
