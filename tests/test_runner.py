@@ -336,3 +336,16 @@ def test_a_full_disk_during_a_run_is_one_line_naming_the_file_and_leaves_no_unit
     assert err[-1].startswith("error: No space left on device: ") and err[-1].endswith("trials.jsonl")
     assert "Traceback" not in "\n".join(err)
     assert not list((tmp_path / "run").rglob("results.json"))
+
+
+def test_run_files_are_readable_like_any_file_the_user_writes(tmp_path):
+    """Catches results written 0600 (mkstemp's mode), which a colleague or a web server cannot read."""
+    import os
+    import stat
+
+    run(["toy:8"], ["fake"], out=tmp_path / "run", cache_dir=None, progress=False)
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("config.json", "summary.json", "summary.md"):
+        mode = stat.S_IMODE((tmp_path / "run" / name).stat().st_mode)
+        assert mode == 0o666 & ~mask, (name, oct(mode))
