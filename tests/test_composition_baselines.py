@@ -10,7 +10,6 @@ from vlmaudit.metrics.baselines import (
     bow_equivalent,
     hackable,
     length_scores,
-    text_prior_scores,
     words,
 )
 from vlmaudit.metrics.selection import select
@@ -46,17 +45,25 @@ def test_bow_equivalent_compares_gold_with_other_options():
     assert bow_equivalent(three, [0, 1]).tolist() == [True, False]
 
 
-def test_text_prior_uses_the_embedder_on_prompt_and_options():
+def test_text_prior_uses_the_text_tower_on_prompt_and_options():
+    """Catches a text prior that reads the image, or scores options against anything but the prompt."""
+    from PIL import Image
+
+    from vlmaudit.data.images import memory_image
+    from vlmaudit.scoring.blind import TextPriorScorer
+
     vocab = {"a photo.": [1.0, 0.0], "x": [1.0, 0.0], "y": [0.0, 1.0], "z": [0.6, 0.8]}
     seen = []
 
-    def embed(texts):
-        seen.append(list(texts))
-        return torch.tensor([vocab[t] for t in texts])
+    class Engine:
+        def texts(self, texts):
+            seen.append(list(texts))
+            return torch.tensor([vocab[t] for t in texts])
 
-    table = text_prior_scores(embed, [("x", "y"), ("z", "x")])
-    np.testing.assert_allclose(table, [[1.0, 0.0], [0.6, 1.0]])
-    assert seen == [["a photo.", "x", "y", "z", "x"]]
+    images = [memory_image(Image.new("RGB", (4, 4), c)) for c in ((0, 0, 0), (9, 9, 9))]
+    table = TextPriorScorer(Engine()).image_options(images, [("x", "y"), ("z", "x")])
+    np.testing.assert_allclose(table, [[1.0, 0.0], [0.6, 1.0]], rtol=1e-6)
+    assert seen[0][0] == "a photo." and sorted(seen[0][1:]) == ["x", "x", "y", "z"]
 
 
 def test_hackable_only_flags_length_scorers_at_threshold():

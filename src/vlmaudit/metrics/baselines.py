@@ -1,8 +1,8 @@
-"""Blind scorers: how far can a model get on a caption-selection benchmark without the image?
+"""Blind baselines as plain functions: word-length tables, bag-of-words equivalence, hackable flags.
 
-Each scorer turns option captions into an [N, K] score table shaped like a model's, so the
-benchmark's own scoring rule (tie policy, macro grouping, triplet logic) applies unchanged and
-the blind number sits beside the real one. SugarCrepe ADD is won ~98% of the time by picking the
+How far can a model get on a caption-selection benchmark without the image? The blind *scorers*
+on the scoring seam (length, text prior, image prior, constant) are `vlmaudit.scoring.blind`; these
+functions give the same [N, K] shape where a rule needs one directly. SugarCrepe ADD is won ~98% of the time by picking the
 shorter caption; ARO VG-R/VG-A options have identical word multisets, so a pure bag-of-words
 model can only tie there. A score only means something next to these.
 """
@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
-import torch
 
 from vlmaudit.results import Metric
 
@@ -53,24 +52,6 @@ def length_scores(options: Options, prefer: Literal["shorter", "longer"] = "shor
         raise ValueError(f"prefer must be 'shorter' or 'longer', got {prefer!r}")
     sign = -1.0 if prefer == "shorter" else 1.0
     return _table(options, lambda text: sign * len(words(text)))
-
-
-def text_prior_scores(
-    embed_texts: Callable[[list[str]], torch.Tensor],
-    options: Options,
-    prompt: str = "a photo.",
-) -> np.ndarray:
-    """[N, K] cosine of each option with a neutral prompt, from the model's own text encoder.
-
-    This is the model's caption prior with the image replaced by "a photo.": if it picks the
-    gold caption often, the benchmark is partly solvable from text alone *for this model*.
-    `embed_texts` must return L2-normalised rows aligned to its input (e.g. `engine.texts`).
-    """
-    width = _width(options)
-    flat = [text for row in options for text in row]
-    emb = embed_texts([prompt, *flat]).float()
-    sims = (emb[1:] @ emb[0]).cpu().numpy().astype(np.float32)
-    return sims.reshape(len(options), width)
 
 
 def bow_equivalent(options: Options, gold: Sequence[int] | np.ndarray | int) -> np.ndarray:
