@@ -2,9 +2,9 @@
 
 How far can a model get on a caption-selection benchmark without the image? The blind *scorers*
 on the scoring seam (length, text prior, image prior, constant) are `vlmaudit.scoring.blind`; these
-functions give the same [N, K] shape where a rule needs one directly. SugarCrepe ADD is won ~98% of the time by picking the
-shorter caption; ARO VG-R/VG-A options have identical word multisets, so a pure bag-of-words
-model can only tie there. A score only means something next to these.
+functions give the same [N, K] shape where a rule needs one directly. SugarCrepe ADD is won ~98%
+of the time by picking the shorter caption; ARO VG-R/VG-A options have identical word multisets,
+so a pure bag-of-words model can only tie there. A score only means something next to these.
 """
 
 from __future__ import annotations
