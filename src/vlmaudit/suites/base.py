@@ -118,6 +118,7 @@ def _split_commas(value: Any) -> Any:
 
 
 Names = Annotated[tuple[str, ...], BeforeValidator(_split_commas)]  # tuple field settable from the CLI
+Numbers = Annotated[tuple[float, ...], BeforeValidator(_split_commas)]  # "0.5,1,2" from the CLI
 # a K-way rule's tie policy (strict | lenient | argmax-first | half | random); OfficialTiePolicy adds
 # "official", each benchmark's own rule
 TiePolicy = Annotated[str, AfterValidator(check_tie_policy)]
