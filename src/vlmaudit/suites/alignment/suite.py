@@ -23,13 +23,14 @@ from __future__ import annotations
 import base64
 import io
 import math
-import time
+from collections import Counter
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from PIL import Image
 from pydantic import Field
+from scipy.special import softmax
 
 from vlmaudit.attacks import AlignConfig, align
 from vlmaudit.data.items import LabelledImage
@@ -162,17 +163,18 @@ def _evaluate_subset(ctx: RunContext, key: str, items: list[LabelledImage], clas
     target_refs = [items[t].image for _, t in pairs]
     with torch.no_grad():
         targets = engine.embed_pixels(engine.pixels(target_refs).float(), normalize=config.normalize)
+        clean_embedded = torch.cat([engine.embed_pixels(chunk) for chunk in x0.split(config.batch_size)])
     main = attack_config(config, n_values)
-    trials = _attack(engine, classifier, x0, targets, main, config.batch_size)
+    trials = _attack(engine, classifier, x0, clean_embedded, targets, main, config.batch_size)
     src_gold = gold[[s for s, _ in pairs]]
     tgt_gold = gold_all[[t for _, t in pairs]]
     clusters = np.array([s for s, _ in pairs])
     scores = trials["scores"]
     after = select(scores, src_gold, config.tie_policy, config.seed)
     hit = select(scores, tgt_gold, config.tie_policy, config.seed)
-    noise = _noise_control(engine, classifier, x0, trials["l2"], config.seed)
+    noise = _noise_control(engine, classifier, x0, trials["l2"], config.seed, config.batch_size)
     blind = select(noise, src_gold, config.tie_policy, config.seed)
-    prob = _softmax(scores, scale)[np.arange(len(pairs)), tgt_gold]
+    prob = softmax(scores.astype(np.float64) * scale, axis=1)[np.arange(len(pairs)), tgt_gold]
     sg = f"{group}/systematic"
     out.metrics += [
         kit.metric("accuracy", after.correct, group=sg, chance=1 / k, clusters=clusters, tied=after.tied,
@@ -203,37 +205,31 @@ def _evaluate_subset(ctx: RunContext, key: str, items: list[LabelledImage], clas
          **{name: float(trials[name][j]) for name in QUALITY},
          "flags": trials["flags"][j]}
         for j, (s, t) in enumerate(pairs)]
-    flagged = {}
-    for row_flags in trials["flags"]:
-        for flag in row_flags:
-            flagged[flag] = flagged.get(flag, 0) + 1
+    flagged = Counter(flag for row_flags in trials["flags"] for flag in row_flags)
     out.flags += [f"{group}: {count} of {len(pairs)} alignments: {flag}" for flag, count in flagged.items()]
     out.flags.append(FLAG.format(psnr=config.psnr, steps=config.steps, threshold=config.threshold,
                                  targets=config.targets_per_image or "every other class"))
     out.extra.setdefault("attack", {})[group] = main.model_dump()
     out.extra.setdefault("examples", {})[group] = _examples(x0, trials["pixels"], pairs, sources, classes,
                                                            src_gold, scores, config.examples)
-    _sweep(engine, classifier, x0, targets, src_gold, clusters, config, kit, out, group, k)
+    _sweep(engine, classifier, x0, clean_embedded, targets, src_gold, clusters, config, kit, out, group, k)
 
 
-def _attack(engine: Any, classifier: Any, x0: torch.Tensor, targets: torch.Tensor, config: AlignConfig,
-            batch_size: int) -> dict[str, Any]:
-    """Align in batches; per trial: zero-shot scores of the aligned image, quality, cosines, steps,
-    seconds (the batch's wall time shared out)."""
+def _attack(engine: Any, classifier: Any, x0: torch.Tensor, clean: torch.Tensor, targets: torch.Tensor,
+            config: AlignConfig, batch_size: int) -> dict[str, Any]:
+    """Align in batches; per trial: zero-shot scores of the aligned image, quality, cosines (to the
+    target and to `clean` = f(x0)), steps, seconds (the batch's wall time shared out)."""
     rows: dict[str, list] = {name: [] for name in (*QUALITY, "flags")}
-    pixels, clean, embedded = [], [], []
+    pixels, embedded = [], []
     for start in range(0, len(x0), batch_size):
         batch, goal = x0[start:start + batch_size], targets[start:start + batch_size]
-        began = time.perf_counter()
+        f0 = clean[start:start + batch_size]
         results = align(engine, batch, goal, config)
-        per_image = (time.perf_counter() - began) / len(batch)
         x = torch.stack([r.pixels for r in results])
         with torch.no_grad():
             fx = engine.embed_pixels(x.to(batch.device))
-            f0 = engine.embed_pixels(batch)
             unit = torch.nn.functional.normalize(goal.float(), dim=-1)
         pixels.append(x)
-        clean.append(f0.cpu().numpy())
         embedded.append(fx.cpu().numpy())
         rows["cos_target"] += torch.nn.functional.cosine_similarity(fx, unit, dim=1).tolist()
         rows["cos_source"] += torch.nn.functional.cosine_similarity(fx, f0, dim=1).tolist()
@@ -243,22 +239,14 @@ def _attack(engine: Any, classifier: Any, x0: torch.Tensor, targets: torch.Tenso
             rows["linf"].append(r.quality.linf)
             rows["l2"].append(r.quality.l2)
             rows["steps"].append(r.steps)
-            rows["seconds"].append(per_image)
+            rows["seconds"].append(r.seconds / r.batch_size)
             rows["flags"].append(list(r.flags))
     out: dict[str, Any] = {name: np.asarray(rows[name], dtype=np.float64) for name in QUALITY}
     out["flags"] = rows["flags"]
     out["pixels"] = torch.cat(pixels)
-    out["clean"] = np.concatenate(clean)
     out["embedded"] = np.concatenate(embedded)
     out["scores"] = classifier.scores(out["embedded"])
     return out
-
-
-def _softmax(scores: np.ndarray, scale: float) -> np.ndarray:
-    z = scores.astype(np.float64) * scale
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def same_norm_noise(x0: torch.Tensor, norms: np.ndarray, seed: int) -> torch.Tensor:
@@ -270,22 +258,23 @@ def same_norm_noise(x0: torch.Tensor, norms: np.ndarray, seed: int) -> torch.Ten
 
 
 def _noise_control(engine: Any, classifier: Any, x0: torch.Tensor, norms: np.ndarray,
-                   seed: int) -> np.ndarray:
+                   seed: int, batch_size: int) -> np.ndarray:
     """Zero-shot scores of `same_norm_noise`: what a perturbation of the attack's size costs blind."""
     noisy = same_norm_noise(x0, norms, seed)
     with torch.no_grad():
-        embedded = torch.cat([engine.embed_pixels(chunk) for chunk in noisy.split(64)])
+        embedded = torch.cat([engine.embed_pixels(chunk) for chunk in noisy.split(batch_size)])
     return classifier.scores(embedded.cpu().numpy())
 
 
-def _sweep(engine: Any, classifier: Any, x0: torch.Tensor, targets: torch.Tensor, gold: np.ndarray,
+def _sweep(engine: Any, classifier: Any, x0: torch.Tensor, clean: torch.Tensor, targets: torch.Tensor,
+           gold: np.ndarray,
            clusters: np.ndarray, config: Config, kit: Kit, out: Evaluation, group: str, k: int) -> None:
     """Systematic accuracy and PSNR under each L-inf budget of `config.sweep` (fewer steps)."""
     rows = []
     for eps in config.sweep:
         attack = attack_config(config, x0[0].numel(), budget="linf", radius=eps / 255,
                                steps=config.sweep_steps)
-        trials = _attack(engine, classifier, x0, targets, attack, config.batch_size)
+        trials = _attack(engine, classifier, x0, clean, targets, attack, config.batch_size)
         after = select(trials["scores"], gold, config.tie_policy, config.seed)
         name = f"linf_{eps:g}/255"
         out.metrics.append(kit.metric(name, after.correct, group=f"{group}/sweep", chance=1 / k,
