@@ -11,23 +11,29 @@ from toy import ToyModel
 from vlmaudit.data.images import ImageRef, file_image, memory_image
 from vlmaudit.engine import Engine
 from vlmaudit.errors import EmbeddingError, ImageError
+from vlmaudit.models import load_model
 from vlmaudit.perturb.base import canonical_id
 
 
 class CountingToy(ToyModel):
-    """Records every batch the engine sends, so tests can see what was embedded."""
+    """Records every batch the engine sends, so tests can see what was embedded: the distinct
+    inputs of each forward (the engine pads a short batch with copies of its last input) and the
+    shape of each forward."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.image_batches: list[int] = []
         self.text_batches: list[list[str]] = []
+        self.forward_rows: list[int] = []
 
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
-        self.image_batches.append(pixels.shape[0])
+        self.image_batches.append(len(torch.unique(pixels.flatten(1), dim=0)))
+        self.forward_rows.append(pixels.shape[0])
         return super().encode_images(pixels)
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
-        self.text_batches.append(list(texts))
+        self.text_batches.append(list(dict.fromkeys(texts)))
+        self.forward_rows.append(len(texts))
         return super().encode_texts(texts)
 
 
@@ -88,6 +94,31 @@ def test_transforms_are_applied_and_keyed_by_id():
     assert not torch.allclose(out[0], out[1])
     one = Engine(CountingToy(), cache_dir=None).images([ref, ref], shifted)  # one transform for all
     assert torch.equal(one[0], out[1])
+
+
+def test_every_forward_has_the_batch_size_shape():
+    """Bug caught: a short last batch (or a single recomputed row) sent to the model as is, so its
+    rows come from a different BLAS kernel than the same inputs in a full batch."""
+    model = CountingToy()
+    engine = Engine(model, batch_size=4, cache_dir=None)
+    engine.images(scenes(6))
+    engine.texts(["a red cube", "a blue ball", "a cube"])
+    assert model.forward_rows == [4, 4, 4]
+    assert model.image_batches == [4, 2] and model.text_batches == [["a red cube", "a blue ball", "a cube"]]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+def test_an_image_embeds_bit_identically_alone_and_anywhere_in_any_batch(size):
+    """Bug caught: rows that depend on which other inputs share the forward. On AVX-512/AMX CPUs
+    a linear layer on 1-2 rows uses another kernel than on 16, so without fixed-shape batches the
+    builtin model's embedding of an image changes in the last bits with the batch it is in."""
+    model = load_model("builtin:scenes")
+    refs = scenes(6, seed=3)
+    alone = Engine(model, batch_size=8, cache_dir=None).images([refs[0]])[0]
+    for position in range(size):
+        batch = [*refs[1 : 1 + position], refs[0], *refs[1 + position : size]]
+        rows = Engine(model, batch_size=8, cache_dir=None).images(batch)
+        assert torch.equal(rows[position], alone), (size, position)
 
 
 def test_normalize_false_returns_raw_fp32_rows():

@@ -39,8 +39,10 @@ def test_cache_stores_raw_vectors(tmp_path):
     ref = scenes(1)[0]
     Engine(model, cache_dir=tmp_path).images([ref])
     stored = EmbeddingCache(tmp_path, model.fingerprint).get([f"i:{ref.key}|"])[f"i:{ref.key}|"]
-    expected = model.encode_images(model.preprocess([ref.load()]))[0].numpy()
-    np.testing.assert_array_equal(stored, expected)
+    raw = Engine(model, cache_dir=None).images([ref], normalize=False)[0].numpy()
+    np.testing.assert_array_equal(stored, raw)  # bug caught: normalised rows stored (norm is lost)
+    direct = model.encode_images(model.preprocess([ref.load()]))[0].numpy()
+    np.testing.assert_allclose(stored, direct, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("change", ["weights", "dtype", "preprocessing", "transform", "text"])

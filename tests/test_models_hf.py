@@ -17,6 +17,7 @@ from model_fixtures import (
     make_tiny_hf_siglip,
     make_tiny_hf_siglip2,
 )
+from vlmaudit.engine import Engine
 from vlmaudit.models import load_model
 
 CAPTIONS = ["a red cube left of a blue ball", "a photo of a cat", "two dogs."]
@@ -114,6 +115,18 @@ def test_clip_text_matches_tokenizer_path_and_is_batch_invariant(clip):
         alone = clip.encode_texts(CAPTIONS[1:2])
     assert torch.allclose(got, expected, atol=1e-6)
     assert torch.allclose(alone[0], got[1], atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["clip", "siglip"])
+def test_engine_text_rows_do_not_depend_on_the_captions_sharing_a_batch(models, kind):
+    """Bug caught: CLIP pads a batch to its longest caption, so a caption batched with a long one
+    runs at another sequence length and its embedding moves in the last bits."""
+    model = models(kind)
+    caption, long = "a red cube", "a red cube left of a big blue ball under a green cylinder"
+    alone = Engine(model, batch_size=4, cache_dir=None).texts([caption])[0]
+    mixed = Engine(model, batch_size=4, cache_dir=None).texts([long, caption, "x"])[1]
+    assert torch.equal(alone, mixed)
+    assert model.text_lengths([caption, long]) == ([5, 15] if kind == "clip" else [0, 0])
 
 
 def test_siglip_pads_to_max_length(siglip):

@@ -7,6 +7,14 @@ the rest is computed, in batches, under inference mode, sharded across ranks whe
 is initialised. Rows are stored raw and come back as fp32, aligned to the request, L2-normalised
 unless asked otherwise. Images are decoded one batch at a time: the engine holds embeddings only.
 
+Every forward has the same shape: a short batch is padded to `batch_size` with copies of its last
+input and the copies' rows dropped, and texts share a forward only with texts of the same padded
+length (`model.text_lengths`). BLAS picks its kernel (and so its summation order) by the matrix
+shape — on AVX-512/AMX CPUs a linear layer on 1 or 2 rows differs from the same rows among 16 in the
+last bits — so without this an image embedded alone, in a resumed run or after a damaged cache entry
+is recomputed, would not be bit-identical to the same image embedded in a full batch. Rows are
+bit-identical for one `batch_size`, device and dtype; across CPUs only to float tolerance.
+
 Gradient code (attacks, Jacobians) takes the differentiable path: `pixels` then `embed_pixels`,
 uncached, on the model's device and dtype, never a backend call of its own.
 """
@@ -207,7 +215,8 @@ class Engine:
     ) -> Iterator[tuple[list[str], np.ndarray]]:
         """Embed `misses` in batches (batch i on rank i % world); yield every batch on every rank."""
         counts: Counts = getattr(self.stats, kind)
-        batches = [misses[i : i + self.batch_size] for i in range(0, len(misses), self.batch_size)]
+        batches = [group[i : i + self.batch_size] for group in self._same_shape(kind, misses, inputs)
+                   for i in range(0, len(group), self.batch_size)]
         show = None if self.progress and world.is_main else True  # None: tqdm shows only on a TTY
         bar = tqdm(total=len(misses), desc=f"embedding {kind}", unit=kind[:-1], disable=show, leave=False)
         with bar:
@@ -233,24 +242,45 @@ class Engine:
                     bar.update(len(batch))
                     yield batch, out
 
+    def _same_shape(self, kind: str, misses: list[str], inputs: dict[str, Any]) -> list[list[str]]:
+        """`misses` split into groups of one forward shape (texts: one padded length), in order."""
+        if kind != "texts":  # text_tokens are padded to the backend's fixed length
+            return [misses]
+        groups: dict[int, list[str]] = {}
+        for key, length in zip(misses, self.model.text_lengths([inputs[k] for k in misses]), strict=True):
+            groups.setdefault(length, []).append(key)
+        return list(groups.values())
+
     def _encode_images(self, items: list[tuple[ImageRef, ImageTransform | None]]) -> np.ndarray:
-        pixels = self.pixels([ref for ref, _ in items], [t for _, t in items])
+        pixels = self._full_batch(self.pixels([ref for ref, _ in items], [t for _, t in items]))
         with torch.inference_mode():
-            return _rows(self.model.encode_images(pixels), len(items), "images")
+            return _rows(self.model.encode_images(pixels), len(pixels), "images")[: len(items)]
 
     def _encode_texts(self, texts: list[str]) -> np.ndarray:
         with torch.inference_mode():
-            return _rows(self.model.encode_texts(list(texts)), len(texts), "texts")
+            rows = _rows(self.model.encode_texts(self._full_batch(texts)), self.batch_size, "texts")
+        return rows[: len(texts)]
 
     def _encode_image_tokens(self, items: list[tuple[ImageRef, ImageTransform | None]]) -> np.ndarray:
-        pixels = self.pixels([ref for ref, _ in items], [t for _, t in items])
+        pixels = self._full_batch(self.pixels([ref for ref, _ in items], [t for _, t in items]))
         with torch.inference_mode():
             tokens = self.model.image_tokens(pixels)
-        return _rows(tokens.flatten(1), len(items), "image tokens")
+        return _rows(tokens.flatten(1), len(pixels), "image tokens")[: len(items)]
 
     def _encode_text_tokens(self, texts: list[str]) -> np.ndarray:
         with torch.inference_mode():
-            return _rows(self.model.text_tokens(list(texts)).flatten(1), len(texts), "text tokens")
+            tokens = self.model.text_tokens(self._full_batch(texts))
+        return _rows(tokens.flatten(1), self.batch_size, "text tokens")[: len(texts)]
+
+    def _full_batch(self, batch: Any) -> Any:
+        """`batch` (a tensor or a list of texts) padded to `batch_size` with copies of its last
+        input, so every forward has one shape (see the module docstring)."""
+        missing = self.batch_size - len(batch)
+        if missing <= 0:
+            return batch
+        if isinstance(batch, torch.Tensor):
+            return torch.cat([batch, batch[-1:].expand(missing, *batch.shape[1:])])
+        return list(batch) + [batch[-1]] * missing
 
     def _token_width(self) -> int:
         """D of the joint space, in which dense tokens are projected (the pooled embedding's width)."""

@@ -117,6 +117,14 @@ class ImageTextModel(ABC):
         """
         return list(texts)
 
+    def text_lengths(self, texts: list[str]) -> list[int]:
+        """The padded length each text gets when its batch is padded to its longest member.
+
+        The engine batches only texts of one length together, so a text's forward never depends
+        on which other captions share it. Default: 0 for all (the backend pads to a fixed length).
+        """
+        return [0] * len(texts)
+
     def image_tokens(self, pixels: torch.Tensor) -> torch.Tensor:
         """Optional dense output [N, T, D]: patch tokens projected into the joint space."""
         raise NotImplementedError(f"{self.spec} does not expose image tokens")

@@ -57,6 +57,9 @@ class BuiltinModel(ImageTextModel):
         tokenizer = self.module.tokenizer
         return ["ids:" + ",".join(map(str, tokenizer.ids(text))) for text in texts]
 
+    def text_lengths(self, texts: list[str]) -> list[int]:
+        return [len(self.module.tokenizer.ids(text)) for text in texts]  # padded to the batch's longest
+
     def fingerprint_extra(self) -> dict:
         return {"tokenizer": "word", "config_hash": self._config_hash}
 

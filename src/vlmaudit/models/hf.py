@@ -86,6 +86,12 @@ class HFModel(ImageTextModel):
                              max_length=self.text.max_length)["input_ids"]
         return ["ids:" + ",".join(map(str, row)) for row in ids]
 
+    def text_lengths(self, texts: list[str]) -> list[int]:
+        if self.text.padding == "max_length" or not texts:  # the tokenizer raises on an empty list
+            return super().text_lengths(texts)
+        return [len(ids) for ids in self.tokenizer(list(texts), truncation=self.text.max_length is not None,
+                                                   max_length=self.text.max_length)["input_ids"]]
+
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         return _pooled(self.model.get_text_features(**self._tokens(texts, self.text.padding)), self.spec)
 
