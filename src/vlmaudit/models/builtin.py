@@ -50,15 +50,19 @@ class BuiltinModel(ImageTextModel):
         return self.module.image_tokens(pixels.to(self.device))
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        """Ids padded to the full context, so every text forward has one shape and a caption's row
+        never depends on the captions sharing its batch (see engine/core.py); the tower is causal
+        and pooled at `<eos>`, so the padding changes no value beyond the last bits."""
         # one string is one text, as the hf and openclip tokenizers read it (list() would split characters)
-        return self.module.encode_texts([texts] if isinstance(texts, str) else list(texts))
+        tokenizer = self.module.tokenizer
+        ids = tokenizer([texts] if isinstance(texts, str) else list(texts))
+        full = torch.full((len(ids), tokenizer.context), tokenizer.pad_id, dtype=ids.dtype)
+        full[:, : ids.shape[1]] = ids
+        return self.module.encode_texts(full)
 
     def text_keys(self, texts: list[str]) -> list[str]:
         tokenizer = self.module.tokenizer
         return ["ids:" + ",".join(map(str, tokenizer.ids(text))) for text in texts]
-
-    def text_lengths(self, texts: list[str]) -> list[int]:
-        return [len(self.module.tokenizer.ids(text)) for text in texts]  # padded to the batch's longest
 
     def fingerprint_extra(self) -> dict:
         return {"tokenizer": "word", "config_hash": self._config_hash}
