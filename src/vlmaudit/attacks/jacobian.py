@@ -38,6 +38,7 @@ class Jacobian:
         self.jvps = 0
         self.vjps = 0
         self.attention = "default"  # "math" once a JVP needed the written-out attention kernel
+        self._gram: torch.Tensor | None = None
         with torch.no_grad():
             self.value = self._f(self.x[None])[0]
         self.shape = (self.value.numel(), self.x.numel())
@@ -68,6 +69,15 @@ class Jacobian:
     def noise_covariance(self, vectors: torch.Tensor, sigma: float) -> torch.Tensor:
         """[k, D] u_i -> [k, D] rows sigma^2 J J^T u_i (the linearised noise covariance, applied)."""
         return sigma**2 * self.jvp(self.vjp(vectors))
+
+    def gram(self) -> torch.Tensor:
+        """J J^T [D, D] (float64, symmetrised), from D VJPs and D JVPs once, then cached: every
+        sigma's predicted covariance is sigma^2 times it."""
+        if self._gram is None:
+            eye = torch.eye(self.shape[0], device=self.value.device)
+            gram = self.noise_covariance(eye, 1.0).double()
+            self._gram = (gram + gram.T) / 2  # exact up to float rounding; symmetric by definition
+        return self._gram
 
     def full(self, mode: str = "rev") -> torch.Tensor:
         """The whole [D, n] Jacobian: `jacrev` (D reverse passes) or `jacfwd` (n forward passes)."""
@@ -100,6 +110,7 @@ class NoiseCheck:
     predicted: torch.Tensor  # [D, D] sigma^2 J J^T (float64)
     empirical: torch.Tensor  # [D, D] sample covariance of the N embeddings (float64)
     mean: torch.Tensor  # [D] sample mean
+    embeddings: torch.Tensor  # [N, D] the noisy embeddings themselves (float64), for normality tests
     value: torch.Tensor  # [D] f(x)
     relative_error: float  # ||empirical - predicted||_F / ||predicted||_F
     sigma: float
@@ -111,7 +122,7 @@ class NoiseCheck:
 
 
 def noise_check(jac: Jacobian, sigma: float, samples: int = 500, seed: int = 0) -> NoiseCheck:
-    """Empirical mean/covariance of N noisy embeddings vs sigma^2 J J^T (built from D VJPs + D JVPs).
+    """Empirical mean/covariance of N noisy embeddings vs sigma^2 J J^T (`Jacobian.gram`, built once).
 
     The noise is not clamped to [0, 1]: clamping would make it non-Gaussian and bias the
     comparison the linearisation makes; embedders accept any real input.
@@ -119,9 +130,7 @@ def noise_check(jac: Jacobian, sigma: float, samples: int = 500, seed: int = 0) 
     if samples < 2:
         raise ValueError(f"need at least 2 samples for a covariance, got {samples}")
     jvps, vjps = jac.jvps, jac.vjps
-    eye = torch.eye(jac.shape[0], device=jac.value.device)
-    predicted = jac.noise_covariance(eye, sigma).double()
-    predicted = (predicted + predicted.T) / 2  # exact up to float rounding; symmetric by definition
+    predicted = sigma**2 * jac.gram()
     gen = torch.Generator().manual_seed(seed)
     rows = []
     with torch.no_grad():
@@ -132,7 +141,8 @@ def noise_check(jac: Jacobian, sigma: float, samples: int = 500, seed: int = 0) 
     embeddings = torch.cat(rows)
     empirical = torch.cov(embeddings.T)
     error = torch.linalg.matrix_norm(empirical - predicted) / torch.linalg.matrix_norm(predicted)
-    return NoiseCheck(predicted=predicted, empirical=empirical, mean=embeddings.mean(0), value=jac.value,
+    return NoiseCheck(predicted=predicted, empirical=empirical, mean=embeddings.mean(0),
+                      embeddings=embeddings, value=jac.value,
                       relative_error=float(error), sigma=sigma, samples=samples, seed=seed,
                       jvps=jac.jvps - jvps, vjps=jac.vjps - vjps, attention=jac.attention)
 

@@ -119,6 +119,43 @@ class Kit:
         )
         return metric, result
 
+    def auc(self, name: str, negatives: np.ndarray, positives: np.ndarray, *, group: str = "",
+            fpr: float = 0.05, notes: str = "") -> list[Metric]:
+        """ROC AUC of a score separating paired `positives` from `negatives` (row i of both comes
+        from one image; ties count half, as sklearn's roc_auc_score), and the TPR at `fpr`: the
+        share of positives above the lowest threshold that at most floor(fpr * n) negatives
+        exceed (the best TPR with FPR <= fpr). CIs: paired percentile bootstrap over images
+        (scipy.stats.bootstrap), because the two sets share their source images. Chance: AUC 0.5,
+        TPR = fpr."""
+        from scipy.stats import bootstrap, mannwhitneyu
+
+        neg, pos = np.asarray(negatives, dtype=np.float64), np.asarray(positives, dtype=np.float64)
+        if neg.shape != pos.shape or neg.ndim != 1 or neg.size < 2:
+            raise ValueError(f"auc {group}/{name} needs paired 1-D scores, got {neg.shape} and {pos.shape}")
+
+        def area(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+            return mannwhitneyu(b, a, axis=axis).statistic / (a.shape[axis] * b.shape[axis])
+
+        def tpr_at(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+            allowed = int(np.floor(fpr * a.shape[axis] + 1e-9))  # negatives that may score above
+            threshold = np.take(np.sort(a, axis=axis), [a.shape[axis] - 1 - allowed], axis=axis)
+            return np.mean(b > threshold, axis=axis)
+
+        out = []
+        for metric, statistic, chance in ((name, area, 0.5), (f"{name}/tpr@{fpr:g}fpr", tpr_at, fpr)):
+            value = float(statistic(neg, pos))
+            if np.ptp(np.r_[neg, pos]) == 0:  # one constant score: no resample can differ
+                lo = hi = value
+            else:
+                ci = bootstrap((neg, pos), statistic, paired=True, vectorized=True, n_resamples=self.n_boot,
+                               method="percentile", random_state=self.seed).confidence_interval
+                lo, hi = float(ci.low), float(ci.high)
+                if not (np.isfinite(lo) and np.isfinite(hi)):  # every resample gave one value
+                    lo = hi = value
+            out.append(Metric(name=metric, value=value, n=int(neg.size), chance=chance, ci_low=lo, ci_high=hi,
+                              group=group, notes=notes))
+        return out
+
     def derived(self, name: str, value: float, *, n: int, group: str = "", variant: str = "",
                 rule: str | None = None, chance: float | None = None, notes: str = "") -> Metric:
         """A number computed from other metrics (a mean of subset accuracies): no CI of its own."""

@@ -1,0 +1,1 @@
+"""Suite `linearity`: see suite.py."""
