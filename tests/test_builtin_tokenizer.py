@@ -50,3 +50,13 @@ def test_vocabulary_covers_the_grammar_and_rejects_unnormalised_words() -> None:
         WordTokenizer(["Red"])
     with pytest.raises(ValueError, match="normalised"):
         WordTokenizer(["left of"])
+
+
+def test_full_context_padding_gives_every_batch_one_shape(tok: WordTokenizer) -> None:
+    """Catches `full_context` ignored: the audit's built-in text forwards would again take the
+    batch's longest caption as their length, and a caption's row would depend on its companions."""
+    short, mixed = tok(["a"], full_context=True), tok(["a red circle", "a"], full_context=True)
+    assert short.shape == (1, 12) and mixed.shape == (2, 12)
+    alone = [tok.bos_id, tok.index["a"], tok.eos_id] + [tok.pad_id] * 9
+    assert mixed[1].tolist() == short[0].tolist() == alone
+    assert mixed[:, :5].tolist() == tok(["a red circle", "a"]).tolist()

@@ -54,11 +54,8 @@ class BuiltinModel(ImageTextModel):
         never depends on the captions sharing its batch (see engine/core.py); the tower is causal
         and pooled at `<eos>`, so the padding changes no value beyond the last bits."""
         # one string is one text, as the hf and openclip tokenizers read it (list() would split characters)
-        tokenizer = self.module.tokenizer
-        ids = tokenizer([texts] if isinstance(texts, str) else list(texts))
-        full = torch.full((len(ids), tokenizer.context), tokenizer.pad_id, dtype=ids.dtype)
-        full[:, : ids.shape[1]] = ids
-        return self.module.encode_texts(full)
+        ids = self.module.tokenizer([texts] if isinstance(texts, str) else list(texts), full_context=True)
+        return self.module.encode_texts(ids)
 
     def text_keys(self, texts: list[str]) -> list[str]:
         tokenizer = self.module.tokenizer

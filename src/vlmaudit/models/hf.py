@@ -81,16 +81,20 @@ class HFModel(ImageTextModel):
                                max_length=self.text.max_length, return_tensors="pt")
         return {name: batch[name].to(self.device) for name in self.text.input_names}
 
+    def _ids(self, texts: list[str]) -> list[list[int]]:
+        """Unpadded, truncated token ids of each text (what the text tower reads)."""
+        if not texts:  # the tokenizer raises on an empty list
+            return []
+        return self.tokenizer(list(texts), truncation=self.text.max_length is not None,
+                              max_length=self.text.max_length)["input_ids"]
+
     def text_keys(self, texts: list[str]) -> list[str]:
-        ids = self.tokenizer(list(texts), truncation=self.text.max_length is not None,
-                             max_length=self.text.max_length)["input_ids"]
-        return ["ids:" + ",".join(map(str, row)) for row in ids]
+        return ["ids:" + ",".join(map(str, row)) for row in self._ids(texts)]
 
     def text_lengths(self, texts: list[str]) -> list[int]:
-        if self.text.padding == "max_length" or not texts:  # the tokenizer raises on an empty list
+        if self.text.padding == "max_length":
             return super().text_lengths(texts)
-        return [len(ids) for ids in self.tokenizer(list(texts), truncation=self.text.max_length is not None,
-                                                   max_length=self.text.max_length)["input_ids"]]
+        return [len(ids) for ids in self._ids(texts)]
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         return _pooled(self.model.get_text_features(**self._tokens(texts, self.text.padding)), self.spec)

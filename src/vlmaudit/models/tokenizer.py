@@ -61,14 +61,16 @@ class WordTokenizer:
         body = [self.index.get(w, self.unk_id) for w in normalise(text)][: self.context - 2]
         return [self.bos_id, *body, self.eos_id]
 
-    def __call__(self, texts: Sequence[str]) -> torch.Tensor:
-        """[N, L] int64 ids right-padded with `<pad>`, L = the longest text of the batch.
+    def __call__(self, texts: Sequence[str], full_context: bool = False) -> torch.Tensor:
+        """[N, L] int64 ids right-padded with `<pad>`, L = the longest text of the batch, or the
+        whole context with `full_context` (one shape for every batch, as the audit engine needs).
 
         Trimming to the batch is safe for a causal text tower pooled at `<eos>` (padding after
         `<eos>` is never attended to) and makes short captions ~2x cheaper than full context.
         """
         rows = [self.ids(text) for text in texts]
-        out = torch.full((len(rows), max((len(r) for r in rows), default=2)), self.pad_id, dtype=torch.long)
+        width = self.context if full_context else max((len(r) for r in rows), default=2)
+        out = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         for row, ids in enumerate(rows):
             out[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
         return out

@@ -24,6 +24,7 @@ import base64
 import io
 import math
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -89,8 +90,8 @@ class AlignmentSuite(Suite):
     def evaluate(self, ctx: RunContext, data: DataSource, config: Config) -> Evaluation:
         out = Evaluation(metrics=[])
         kit = Kit(config.seed, config.n_boot)
-        for key, items in data.items_of(LabelledImage, seed=config.seed).items():
-            _evaluate_subset(ctx, key, items, source_classes(data, items), config, kit, out)
+        for key, items, classes in labelled_subsets(data, config.seed, self.name):
+            _evaluate_subset(ctx, key, items, classes, config, kit, out)
         return out
 
     def figures(self, result: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -105,6 +106,17 @@ SUITE = AlignmentSuite()
 def source_classes(data: DataSource, items: list[LabelledImage]) -> tuple[str, ...]:
     """The source's class order (`classes`), else the labels in sorted order."""
     return tuple(getattr(data, "classes", None) or sorted({item.label for item in items}))
+
+
+def labelled_subsets(data: DataSource, seed: int,
+                     suite: str) -> Iterator[tuple[str, list[LabelledImage], tuple[str, ...]]]:
+    """(subset key, its labelled images, the class order) of every subset; a subset with fewer
+    than two classes is a DataError (no other class to align to, nothing to classify)."""
+    for key, items in data.items_of(LabelledImage, seed=seed).items():
+        classes = source_classes(data, items)
+        if len(classes) < 2:
+            raise DataError(f"{suite} on {key} needs at least two classes, got {classes}")
+        yield key, items, classes
 
 
 def templates_for(model: Any, name: str) -> str | tuple[str, ...]:
@@ -145,8 +157,6 @@ def _evaluate_subset(ctx: RunContext, key: str, items: list[LabelledImage], clas
     classifier = build_classifier(engine, classes, templates_for(ctx.model, config.templates))
     gold_all = gold_indices(items, classes)
     k = len(classes)
-    if k < 2:
-        raise DataError(f"alignment on {key} needs at least two classes, got {classes}")
     sources = items[: config.n_images]
     gold = gold_all[: config.n_images]
     scale = float(ctx.model.logit_scale)

@@ -33,11 +33,11 @@ from statsmodels.stats.multitest import multipletests
 from vlmaudit.attacks import Jacobian, align, noise_check, randomized_svd
 from vlmaudit.data.items import LabelledImage
 from vlmaudit.data.source import DataSource
-from vlmaudit.errors import DataError, SpecError
+from vlmaudit.errors import SpecError
 from vlmaudit.metrics.kit import Kit
 from vlmaudit.scoring.zeroshot import build_classifier, gold_indices
 from vlmaudit.suites.alignment.suite import Config as AlignmentConfig
-from vlmaudit.suites.alignment.suite import _pairs, attack_config, source_classes, templates_for
+from vlmaudit.suites.alignment.suite import _pairs, attack_config, labelled_subsets, templates_for
 from vlmaudit.suites.base import Evaluation, Numbers, RunContext, Suite, SuiteConfig
 
 FLAG = ("reconstructed: sigmas {sigmas}, {samples} noise samples per image and sigma, top-{k} SVD, "
@@ -75,8 +75,8 @@ class LinearitySuite(Suite):
     def evaluate(self, ctx: RunContext, data: DataSource, config: Config) -> Evaluation:
         out = Evaluation(metrics=[])
         kit = Kit(config.seed, config.n_boot)
-        for key, items in data.items_of(LabelledImage, seed=config.seed).items():
-            _evaluate_subset(ctx, key, items, source_classes(data, items), config, kit, out)
+        for key, items, classes in labelled_subsets(data, config.seed, self.name):
+            _evaluate_subset(ctx, key, items, classes, config, kit, out)
         out.flags.append(FLAG.format(sigmas=list(config.sigmas), samples=config.samples, k=config.k,
                                      copies=config.detector_copies, steps=config.attack_steps,
                                      psnr=config.psnr))
@@ -130,8 +130,6 @@ def sampling_floor(predicted: torch.Tensor, samples: int, seed: int) -> float:
 def _evaluate_subset(ctx: RunContext, key: str, items: list[LabelledImage], classes: tuple[str, ...],
                      config: Config, kit: Kit, out: Evaluation) -> None:
     engine = ctx.engine
-    if len(classes) < 2:
-        raise DataError(f"linearity on {key} needs at least two classes, got {classes}")
     classifier = build_classifier(engine, classes, templates_for(ctx.model, config.templates))
     gold_all = gold_indices(items, classes)
     sources = items[: config.n_images]
