@@ -10,6 +10,7 @@ from vlmaudit.attacks.align import (
     AlignConfig,
     AlignResult,
     align,
+    align_batches,
     project,
 )
 from vlmaudit.attacks.jacobian import (
@@ -23,6 +24,6 @@ from vlmaudit.attacks.quality import ImageQuality, image_quality
 
 __all__ = [
     "CONSTANT_OUTPUT", "NO_PROGRESS", "ZERO_GRADIENT", "AlignConfig", "AlignResult", "ImageQuality",
-    "Jacobian", "NoiseCheck", "SVDResult", "align", "image_quality", "noise_check", "project",
-    "randomized_svd",
+    "Jacobian", "NoiseCheck", "SVDResult", "align", "align_batches", "image_quality", "noise_check",
+    "project", "randomized_svd",
 ]

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vlmaudit.attacks.quality import ImageQuality, image_quality
 from vlmaudit.engine import Engine
+from vlmaudit.engine.distributed import shard_map
 
 ZERO_GRADIENT = "zero gradient"
 CONSTANT_OUTPUT = "output does not depend on the input"
@@ -139,6 +140,23 @@ def align(engine: Engine, pixels: torch.Tensor, targets: torch.Tensor,
             restart=best, residual=run.residual[i], quality=image_quality(x0[i], x), flags=flags,
             seconds=seconds, batch_size=x0.shape[0], config=config))
     return results
+
+
+def align_batches(engine: Engine, pixels: torch.Tensor, targets: torch.Tensor, config: AlignConfig,
+                  batch_size: int) -> list[AlignResult]:
+    """`align` over consecutive batches of `batch_size` rows, the way a suite runs many images.
+
+    Under `torch.distributed` (e.g. `torchrun`) batch i runs on rank i % world and every rank gets
+    every result: each batch is the same computation as in one process (same rows, same
+    companions, same seeds), so the results are bit-identical to a single process with the same
+    threads per process.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    starts = list(range(0, len(pixels), batch_size))
+    batches = shard_map(lambda i: align(engine, pixels[i:i + batch_size], targets[i:i + batch_size], config),
+                        starts)
+    return [result for batch in batches for result in batch]
 
 
 @dataclass

@@ -14,15 +14,19 @@ instead of leaving the others waiting in a collective.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from vlmaudit.errors import EmbeddingError, VlmauditError
+
+Unit = TypeVar("Unit")
+Out = TypeVar("Out")
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,43 @@ class World:
         parts = [torch.empty_like(buffer) for _ in range(self.size)]
         dist.all_gather(parts, buffer)
         return [None if s is None else p[: s[0]].cpu().numpy() for p, s in zip(parts, shapes, strict=True)]
+
+    def gather_objects(self, local: object, error: BaseException | None) -> list[object]:
+        """Each rank's picklable `local` for one round, in rank order; an error on any rank is
+        raised on every rank (this rank's own first)."""
+        if not self.distributed:
+            if error is not None:
+                raise error
+            return [local]
+        parts: list[tuple | None] = [None] * self.size
+        dist.all_gather_object(parts, (_portable(error), None if error is not None else local))
+        for err, _ in parts:  # type: ignore[misc]
+            if err is not None:
+                raise (error if error is not None else err)
+        return [value for _, value in parts]  # type: ignore[misc]
+
+
+def shard_map(fn: Callable[[Unit], Out], units: Sequence[Unit]) -> list[Out]:
+    """[fn(u) for u in units] with unit i computed on rank i % world, every result on every rank.
+
+    The units are cut as one process would cut them, so each `fn(u)` is the same computation
+    whatever the world size: the attacks shard their fixed batches, the linearity suite its
+    images. `fn` must be rank-local (no engine `images`/`texts` call: those are collectives).
+    """
+    world = World.current()
+    if not world.distributed:
+        return [fn(u) for u in units]
+    out: list[Out] = []
+    for first in range(0, len(units), world.size):
+        round_ = units[first : first + world.size]
+        local, error = None, None
+        if world.rank < len(round_):
+            try:
+                local = fn(round_[world.rank])
+            except Exception as err:  # exchanged, then raised on every rank
+                error = err
+        out += world.gather_objects(local, error)[: len(round_)]  # type: ignore[arg-type]
+    return out
 
 
 @contextmanager

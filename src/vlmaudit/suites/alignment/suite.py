@@ -1,14 +1,15 @@
 """Suite `alignment`: the systematic evaluation of arXiv 2402.08473 §2.2 on any labelled images.
 
 For each image x0 (true class y) and each of `targets_per_image` other classes c (seeded), pick a
-target image of class c, find x = x0 + delta inside a budget with f(x) ~ f(target)
-(`vlmaudit.attacks.align`), and classify x zero-shot. Clean accuracy is the usual number;
-systematic accuracy (x still classified y) is the paper's; target hit (x classified c), the
-softmax confidence of c (the model's logit scale), cosines to target and source, PSNR / SSIM /
-L-inf / L2 of delta, steps and seconds are reported with image-clustered bootstrap CIs. A blind
-control perturbs x0 by Gaussian noise of the same L2 norm as each delta: the accuracy a
-perturbation of that size costs without the gradient. The budget sweep repeats the attack under
-L-inf balls (0.5 .. 8 / 255 by default): the curve to compare models on.
+target image of class c (or, with `target=text`, c's zero-shot text embedding), find x = x0 +
+delta inside a budget with f(x) ~ f(target) (`vlmaudit.attacks.align_batches`), and classify x
+zero-shot. Clean accuracy is the usual number; systematic accuracy (x still classified y) is the
+paper's; target hit (x classified c), the softmax confidence of c (the model's logit scale),
+cosines to target and source, PSNR / SSIM / L-inf / L2 of delta, steps and seconds are reported
+with image-clustered bootstrap CIs. A blind control perturbs x0 by Gaussian noise of the same L2
+norm as each delta: the accuracy a perturbation of that size costs without the gradient. The
+budget sweep repeats the attack under L-inf balls (0.5 .. 8 / 255 by default): the curve to
+compare models on.
 
 Defaults the paper does not give ([U] in seed_papers.md §2; flagged "reconstructed"): signed-
 gradient PGD with momentum under an L2 ball whose radius keeps PSNR >= `psnr` (35 dB), step size
@@ -33,7 +34,7 @@ from PIL import Image
 from pydantic import Field
 from scipy.special import softmax
 
-from vlmaudit.attacks import AlignConfig, align
+from vlmaudit.attacks import AlignConfig, align_batches
 from vlmaudit.data.items import LabelledImage
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
@@ -46,7 +47,7 @@ from vlmaudit.suites.base import Evaluation, Numbers, RunContext, Suite, SuiteCo
 BUILTIN_TEMPLATES = ("a {}.",)
 FLAG = ("reconstructed: step schedule, budget, stop rule, normalisation and target pairing are not in "
         "2402.08473; defaults: PGD-momentum in an L2 ball at PSNR >= {psnr:g} dB, {steps} steps, step "
-        "2.5 r/steps, stop at cosine {threshold}, {targets} target image(s) per image from other classes")
+        "2.5 r/steps, stop at cosine {threshold}, {targets} {kind} target(s) per image from other classes")
 
 
 QUALITY = ("cos_target", "cos_source", "psnr", "ssim", "linf", "l2", "steps", "seconds")
@@ -55,6 +56,9 @@ QUALITY = ("cos_target", "cos_source", "psnr", "ssim", "linf", "l2", "steps", "s
 class Config(SuiteConfig):
     n_images: int = Field(48, ge=1)  # first n labelled images of the source (in the source's order)
     targets_per_image: int = Field(1, ge=0)  # other classes per image, drawn by seed; 0 = every other class
+    # what x is aligned to: an image of the other class (the paper) or that class's zero-shot text
+    # embedding (the classifier row: template-ensembled, unit norm; needs normalize=true)
+    target: Literal["image", "text"] = "image"
     templates: str = "auto"  # zero-shot template set; auto = "a {}." on builtin models, else "default"
     tie_policy: TiePolicy = "strict"
     optimizer: Literal["adam", "pgd"] = "pgd"
@@ -86,6 +90,9 @@ class AlignmentSuite(Suite):
             raise SpecError("alignment.budget=linf needs alignment.radius (pixel units, e.g. 0.0157 = 4/255)")
         if config.budget == "none" and config.radius:
             raise SpecError("alignment.budget=none takes no radius")
+        if config.target == "text" and not config.normalize:
+            raise SpecError("alignment.target=text needs alignment.normalize=true: a class text embedding "
+                            "is a unit vector, and a raw image embedding has another scale")
 
     def evaluate(self, ctx: RunContext, data: DataSource, config: Config) -> Evaluation:
         out = Evaluation(metrics=[])
@@ -170,14 +177,17 @@ def _evaluate_subset(ctx: RunContext, key: str, items: list[LabelledImage], clas
     pairs = [(s, t) for s, t in pairs if s < len(sources)]
     x0 = engine.pixels([sources[s].image for s, _ in pairs]).float()
     n_values = x0[0].numel()
-    target_refs = [items[t].image for _, t in pairs]
+    tgt_gold = gold_all[[t for _, t in pairs]]
     with torch.no_grad():
-        targets = engine.embed_pixels(engine.pixels(target_refs).float(), normalize=config.normalize)
+        if config.target == "text":
+            targets = torch.from_numpy(classifier.weights[tgt_gold]).to(x0.device)
+        else:
+            targets = engine.embed_pixels(engine.pixels([items[t].image for _, t in pairs]).float(),
+                                          normalize=config.normalize)
         clean_embedded = torch.cat([engine.embed_pixels(chunk) for chunk in x0.split(config.batch_size)])
     main = attack_config(config, n_values)
     trials = _attack(engine, classifier, x0, clean_embedded, targets, main, config.batch_size)
     src_gold = gold[[s for s, _ in pairs]]
-    tgt_gold = gold_all[[t for _, t in pairs]]
     clusters = np.array([s for s, _ in pairs])
     scores = trials["scores"]
     after = select(scores, src_gold, config.tie_policy, config.seed)
@@ -207,7 +217,8 @@ def _evaluate_subset(ctx: RunContext, key: str, items: list[LabelledImage], clas
     clean_pred = clean_scores.argmax(axis=1)
     out.samples[sg] = [
         {"item": sources[s].item_id or sources[s].image.key, "label": classes[src_gold[j]],
-         "target": classes[tgt_gold[j]], "target_item": items[t].item_id or items[t].image.key,
+         "target": classes[tgt_gold[j]],
+         "target_item": ("text" if config.target == "text" else items[t].item_id or items[t].image.key),
          "clean_prediction": classes[int(clean_pred[s])],
          "prediction": classes[int(np.argmax(scores[j]))], "correct": float(after.correct[j]),
          "correct_tied": bool(after.tied[j]), "target_hit": float(hit.correct[j]),
@@ -218,7 +229,7 @@ def _evaluate_subset(ctx: RunContext, key: str, items: list[LabelledImage], clas
     flagged = Counter(flag for row_flags in trials["flags"] for flag in row_flags)
     out.flags += [f"{group}: {count} of {len(pairs)} alignments: {flag}" for flag, count in flagged.items()]
     out.flags.append(FLAG.format(psnr=config.psnr, steps=config.steps, threshold=config.threshold,
-                                 targets=config.targets_per_image or "every other class"))
+                                 targets=config.targets_per_image or "every other class", kind=config.target))
     out.extra.setdefault("attack", {})[group] = main.model_dump()
     out.extra.setdefault("examples", {})[group] = _examples(x0, trials["pixels"], pairs, sources, classes,
                                                            src_gold, scores, config.examples)
@@ -227,35 +238,24 @@ def _evaluate_subset(ctx: RunContext, key: str, items: list[LabelledImage], clas
 
 def _attack(engine: Any, classifier: Any, x0: torch.Tensor, clean: torch.Tensor, targets: torch.Tensor,
             config: AlignConfig, batch_size: int) -> dict[str, Any]:
-    """Align in batches; per trial: zero-shot scores of the aligned image, quality, cosines (to the
-    target and to `clean` = f(x0)), steps, seconds (the batch's wall time shared out)."""
-    rows: dict[str, list] = {name: [] for name in (*QUALITY, "flags")}
-    pixels, embedded = [], []
-    for start in range(0, len(x0), batch_size):
-        batch, goal = x0[start:start + batch_size], targets[start:start + batch_size]
-        f0 = clean[start:start + batch_size]
-        results = align(engine, batch, goal, config)
-        x = torch.stack([r.pixels for r in results])
-        with torch.no_grad():
-            fx = engine.embed_pixels(x.to(batch.device))
-            unit = torch.nn.functional.normalize(goal.float(), dim=-1)
-        pixels.append(x)
-        embedded.append(fx.cpu().numpy())
-        rows["cos_target"] += torch.nn.functional.cosine_similarity(fx, unit, dim=1).tolist()
-        rows["cos_source"] += torch.nn.functional.cosine_similarity(fx, f0, dim=1).tolist()
-        for r in results:
-            rows["psnr"].append(r.quality.psnr)
-            rows["ssim"].append(r.quality.ssim)
-            rows["linf"].append(r.quality.linf)
-            rows["l2"].append(r.quality.l2)
-            rows["steps"].append(r.steps)
-            rows["seconds"].append(r.seconds / r.batch_size)
-            rows["flags"].append(list(r.flags))
-    out: dict[str, Any] = {name: np.asarray(rows[name], dtype=np.float64) for name in QUALITY}
-    out["flags"] = rows["flags"]
-    out["pixels"] = torch.cat(pixels)
-    out["embedded"] = np.concatenate(embedded)
-    out["scores"] = classifier.scores(out["embedded"])
+    """Align in batches (sharded across ranks under torchrun); per trial: zero-shot scores of the
+    aligned image, quality, cosines (to the target and to `clean` = f(x0)), steps, seconds (the
+    batch's wall time shared out)."""
+    results = align_batches(engine, x0, targets, config, batch_size)
+    pixels = torch.stack([r.pixels for r in results])
+    with torch.no_grad():
+        fx = torch.cat([engine.embed_pixels(chunk.to(x0.device)) for chunk in pixels.split(batch_size)])
+        unit = torch.nn.functional.normalize(targets.float(), dim=-1)
+    out: dict[str, Any] = {
+        "cos_target": torch.nn.functional.cosine_similarity(fx, unit, dim=1).double().cpu().numpy(),
+        "cos_source": torch.nn.functional.cosine_similarity(fx, clean, dim=1).double().cpu().numpy(),
+        **{name: np.array([getattr(r.quality, name) for r in results], dtype=np.float64)
+           for name in ("psnr", "ssim", "linf", "l2")},
+        "steps": np.array([r.steps for r in results], dtype=np.float64),
+        "seconds": np.array([r.seconds / r.batch_size for r in results], dtype=np.float64),
+        "flags": [list(r.flags) for r in results], "pixels": pixels,
+    }
+    out["scores"] = classifier.scores(fx.cpu().numpy())
     return out
 
 

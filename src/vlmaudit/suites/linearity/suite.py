@@ -30,9 +30,10 @@ from pydantic import Field
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from vlmaudit.attacks import Jacobian, align, noise_check, randomized_svd
+from vlmaudit.attacks import Jacobian, align_batches, noise_check, randomized_svd
 from vlmaudit.data.items import LabelledImage
 from vlmaudit.data.source import DataSource
+from vlmaudit.engine.distributed import shard_map
 from vlmaudit.errors import SpecError
 from vlmaudit.metrics.kit import Kit
 from vlmaudit.scoring.zeroshot import build_classifier, gold_indices
@@ -58,6 +59,7 @@ class Config(SuiteConfig):
     attack_steps: int = Field(100, ge=1)
     psnr: float = Field(35.0, gt=0)
     normalize: bool = True
+    batch_size: int = Field(64, ge=1)  # images per alignment batch
     seed: int = 0
     n_boot: int = Field(1000, ge=1)
 
@@ -141,8 +143,10 @@ def _evaluate_subset(ctx: RunContext, key: str, items: list[LabelledImage], clas
     with torch.no_grad():
         targets = engine.embed_pixels(engine.pixels([items[t].image for _, t in pairs]).float(),
                                       normalize=config.normalize)
-    aligned = torch.stack([r.pixels for r in align(engine, x0, targets, attack)]).to(x0)
-    rows = [_image_row(engine, classifier, x0[i], aligned[i], config) for i in range(len(pairs))]
+    aligned = torch.stack([r.pixels for r in align_batches(engine, x0, targets, attack, config.batch_size)])
+    aligned = aligned.to(x0)
+    # one image a unit: under torchrun image i is measured on rank i % world
+    rows = shard_map(lambda i: _image_row(engine, classifier, x0[i], aligned[i], config), range(len(pairs)))
     for row, (s, t) in zip(rows, pairs, strict=True):
         row.update(item=sources[s].item_id or sources[s].image.key, label=classes[gold_all[s]],
                    target=classes[gold_all[t]])
