@@ -11,9 +11,13 @@ import torch
 
 from vlmaudit.attacks import project
 from vlmaudit.attacks.quality import image_quality
+from vlmaudit.data.source import open_data
+from vlmaudit.engine import Engine
+from vlmaudit.models import load_model
 from vlmaudit.results import metric_key
 from vlmaudit.runner import run
-from vlmaudit.suites.alignment.suite import Config, _pairs, attack_config, same_norm_noise
+from vlmaudit.scoring.zeroshot import build_classifier
+from vlmaudit.suites.alignment.suite import Config, _pairs, attack_config, labelled_subsets, same_norm_noise
 
 TINY = {"n_images": 6, "steps": 4, "sweep": (2.0,), "sweep_steps": 2, "n_boot": 50, "examples": 2}
 
@@ -114,3 +118,66 @@ def test_linf_budget_without_radius_is_one_line_exit_2(tmp_path):
     assert done.stderr.strip() == ("error: alignment.budget=linf needs alignment.radius "
                                    "(pixel units, e.g. 0.0157 = 4/255)")
     assert not (tmp_path / "run").exists()
+
+
+def test_spec_errors_are_one_line_exit_2_and_write_nothing(tmp_path):
+    """Catches target=text with raw embeddings reaching the attack (a unit text vector against an
+    unnormalised image embedding: the loss would not mean alignment) and a one-class image folder
+    failing with a traceback instead of naming the subset."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    one_class = tmp_path / "folder" / "cat"
+    one_class.mkdir(parents=True)
+    for i in range(2):
+        Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(one_class / f"{i}.png")
+    cases = [
+        (["--option", "alignment.target=text", "--option", "alignment.normalize=false"],
+         "error: alignment.target=text needs alignment.normalize=true: a class text embedding is a unit "
+         "vector, and a raw image embedding has another scale"),
+        (["--data", f"image-folder:{tmp_path / 'folder'}"], "needs at least two classes, got ('cat',)"),
+    ]
+    for i, (args, message) in enumerate(cases):
+        out = tmp_path / f"run{i}"
+        done = subprocess.run([sys.executable, "-c", "from vlmaudit.cli import main; main()", "run",
+                               "alignment", "--out", str(out), "--quiet", *args],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
+        assert not list(out.rglob("results.json"))
+
+
+@pytest.mark.slow
+def test_text_target_aligns_to_the_class_text_embedding(tmp_path):
+    """Catches `target=text` being ignored (the rows would still name a target image and match the
+    image-target run) and a text target that is not the target class's classifier row (the
+    aligned image would not move towards it: cosine to target must beat the clean image's)."""
+    runs = {}
+    for target in ("image", "text"):
+        run(["builtin:scenes"], ["alignment"], ["scenes?n=40"], out=tmp_path / target, cache_dir=None,
+            options={"alignment": TINY | {"sweep": (), "steps": 30, "target": target}}, progress=False)
+        runs[target] = _samples(tmp_path / target)["scenes/shape/systematic"]
+    assert {r["target_item"] for r in runs["text"]} == {"text"}
+    assert "text" not in {r["target_item"] for r in runs["image"]}
+    assert [r["cos_target"] for r in runs["text"]] != [r["cos_target"] for r in runs["image"]]
+    # the clean image's cosine to its target class's text row: the attack must raise it
+    engine = Engine(load_model("builtin:scenes"), cache_dir=None, progress=False, memory=False)
+    ((_, items, classes),) = labelled_subsets(open_data("scenes?n=40"), 0, "alignment")
+    classifier = build_classifier(engine, classes, ("a {}.",))
+    clean = engine.images([item.image for item in items[: TINY["n_images"]]])
+    for row, embedding in zip(runs["text"], clean, strict=True):
+        before = float(embedding @ classifier.weights[classes.index(row["target"])])
+        assert row["cos_target"] > before + 0.05, (row, before)
+
+
+def test_a_model_blind_to_pixels_is_flagged_and_reported_not_crashed(tmp_path, fakes_registered):
+    """Catches an unchanged image (zero gradient: delta = 0, PSNR +inf) crashing the metric kit or
+    writing a non-JSON inf, and the zero-gradient sanity flag going missing from the result."""
+    summary = run(["toy:16"], ["alignment"], ["fake"], out=tmp_path / "run", cache_dir=None,
+                  options={"alignment": TINY | {"n_images": 4, "sweep": ()}}, progress=False)
+    (unit,) = summary.units
+    psnr = next(m for m in unit["metrics"] if m["name"] == "psnr")
+    assert psnr["value"] <= 100.0 and "capped at 100" in psnr["notes"]
+    assert any("zero gradient" in f or "does not depend" in f for f in unit["flags"]), unit["flags"]

@@ -6,10 +6,13 @@ the built-in model's audit, by even one ulp.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import vlmaudit
-from golden_run import SMALL_AUDIT, compare
+from golden_run import GOLDEN_DIR, SMALL_AUDIT, compare
+from vlmaudit.registry import default_suites
 
 
 def _units(tmp_path, **kwargs):
@@ -22,5 +25,13 @@ def test_small_audit_matches_golden(tmp_path):
 
 
 @pytest.mark.slow
-def test_default_audit_matches_golden(tmp_path):
-    compare("default_audit", _units(tmp_path))
+@pytest.mark.parametrize("suite", default_suites())
+def test_default_audit_matches_golden(tmp_path, suite):
+    """One suite of `vlmaudit run` with no arguments per test (the units are independent)."""
+    compare("default_audit", _units(tmp_path, suites=[suite]), suite=suite)
+
+
+def test_golden_covers_the_default_audit():
+    """Catches a suite added to the default audit without its golden numbers."""
+    stored = {unit.split("|")[0] for unit in json.loads((GOLDEN_DIR / "default_audit.json").read_text())}
+    assert stored == set(default_suites())

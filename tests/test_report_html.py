@@ -15,12 +15,16 @@ from PIL import Image
 import fake_suite
 import vlmaudit
 from vlmaudit.registry import DATASETS, MODEL_BACKENDS, SUITES
-from vlmaudit.report.html import _Thumbnails, render_report
+from vlmaudit.report.html import _Thumbnails, load_unit, render_report
 from vlmaudit.report.html.section import generic_outcome
 from vlmaudit.report.table import headline_rows
 
 SMALL = {"transforms": {"n_images": 8, "n_boot": 20}, "composition": {"n_boot": 20},
-         "spatial": {"n_sets": 3, "n_groups": 4, "n_pairs": 4, "n_boot": 20}}
+         "spatial": {"n_sets": 3, "n_groups": 4, "n_pairs": 4, "n_boot": 20},
+         "alignment": {"n_images": 3, "steps": 5, "sweep": [4.0], "sweep_steps": 3, "examples": 2,
+                       "n_boot": 20},
+         "linearity": {"n_images": 2, "samples": 16, "sigmas": [0.01], "k": 2, "attack_steps": 5,
+                       "detector_copies": 2, "n_boot": 20}}
 CHROMIUM = shutil.which("chromium-headless-shell") or "/usr/bin/chromium-headless-shell"
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).is_file(), reason="chromium-headless-shell is not installed (make setup installs it)")
@@ -57,13 +61,38 @@ def test_every_headline_value_and_flag_is_in_the_report(small_run):
     """Catches a summary table that drops a unit's headline metric, its CI or its flags."""
     text = (small_run / "report.html").read_text()
     units = _units(small_run)
-    assert {u["suite"] for u in units} == {"composition", "spatial", "transforms"}
+    assert {u["suite"] for u in units} == {"alignment", "composition", "linearity", "spatial", "transforms"}
     for unit in units:
         for row in headline_rows(unit):
             assert f"<td>{row['metric']}</td><td class=\"num\">{row['value']}</td>" in text
             assert row["ci95"] in text
         for flag in unit["flags"]:
             assert str(escape(flag)) in text
+
+
+def test_alignment_and_linearity_sections_show_their_own_numbers(small_run):
+    """Catches the alignment section dropping its budget sweep or attack settings (numbers the
+    metrics table does not hold), and a linearity browser whose nested rows show no details."""
+    text = (small_run / "report.html").read_text()
+    by_suite = {u["suite"]: u for u in _units(small_run)}
+    align = by_suite["alignment"]
+    for group, rows in align["extra"]["sweep"].items():
+        assert f"{group}: systematic accuracy against the L-inf budget" in text
+        for r in rows:
+            assert f'<td class="num">{r["accuracy"]:.4g}</td>' in text
+    for settings in align["extra"]["attack"].values():
+        assert f'<td class="num">steps</td><td class="num">{settings["steps"]}</td>' in text
+    lin = by_suite["linearity"]
+    (unit,) = small_run.glob("*/linearity/*/results.json")
+    result, samples = load_unit(unit.parent)
+    section = SUITES.get("linearity").report_section(result, samples)
+    details = section["tables"][0]["rows"][0]["detail"]
+    sigma = lin["config"]["sigmas"][0]
+    for key in (f"sigma_{sigma:g}.relative_error", f"aligned_detector.{sigma:g}.flip_rate"):
+        assert isinstance(details[key], int | float) and not isinstance(details[key], bool), key
+    mean_error = sum(r[f"sigma_{sigma:g}"]["relative_error"] for r in samples[next(iter(samples))]) / len(
+        samples[next(iter(samples))])
+    assert f'<td class="num">{mean_error:.4g}</td>' in text
 
 
 def test_report_size_and_figures_embedded(small_run):
@@ -170,6 +199,8 @@ def test_every_stored_spatial_and_composition_row_gets_an_outcome(small_run):
     browser outcome that disagrees with the suite's own per-item outcome."""
     for unit in small_run.rglob("results.json"):
         payload = json.loads(unit.read_text())
+        if payload["suite"] == "linearity":  # per-image measurements, no decision: unscored by design
+            continue
         for table, rel in payload["samples"].items():
             rows = [json.loads(line) for line in (unit.parent / rel).read_text().splitlines()]
             outcomes = [generic_outcome(row) for row in rows]

@@ -216,11 +216,12 @@ def test_suites_the_data_does_not_fit_are_reported_as_skipped(tmp_path):
     result = CliRunner().invoke(cli, ["run", "--data", str(tmp_path / "m.csv"), "--out", str(tmp_path / "b"),
                                       "--option", "transforms.n_boot=10", "--cache-dir", "none", "--quiet"])
     assert result.exit_code == 0, result.output
-    assert "skipped: composition" in result.output and "skipped: spatial" in result.output
-    assert json.loads((tmp_path / "b" / "summary.json").read_text())["skipped_suites"] == [
-        "composition", "spatial"]
-    with pytest.raises(SpecError, match="no suite"):  # nothing at all to run is not a complete audit
-        run(["toy:16"], [], ["fake"], out=tmp_path / "c", cache_dir=None, progress=False)
+    skipped = ["composition", "spatial", "alignment", "linearity"]  # choices / pairs / labelled images
+    assert all(f"skipped: {name}" in result.output for name in skipped)
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["skipped_suites"] == skipped
+    # named suites that do not fit are an error, not a skip (fake data has labelled images only)
+    with pytest.raises(SpecError, match="needs CaptionChoice items, but the data given is fake"):
+        run(["toy:16"], ["composition"], ["fake"], out=tmp_path / "c", cache_dir=None, progress=False)
     assert not (tmp_path / "c").exists()
 
 

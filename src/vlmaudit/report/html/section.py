@@ -99,10 +99,38 @@ def browser_table(name: str, rows: list[dict[str, Any]], outcome: Outcome) -> di
 
 def default_section(result: dict[str, Any], samples: dict[str, list[dict[str, Any]]],
                     outcome: Outcome = generic_outcome) -> dict[str, Any]:
-    """{"summary": rows, "tables": failure-browser tables, "notes": lines}; the renderer adds figures."""
+    """{"summary": rows, "tables": failure-browser tables, "notes": lines, "panels": []}; the
+    renderer adds figures. A suite appends `panel(...)`s for numbers the metrics table does not hold."""
     return {"summary": summary_rows(result),
             "tables": [browser_table(name, rows, outcome) for name, rows in samples.items()],
-            "notes": []}
+            "notes": [], "panels": []}
+
+
+def panel(title: str, columns: list[str], rows: list[list[Any]], note: str = "") -> dict[str, Any]:
+    """A small table of a suite's own (a budget sweep, a per-sigma summary), values formatted once."""
+    return {"title": title, "columns": columns, "note": note,
+            "rows": [[_cell(v) for v in row] for row in rows]}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested sample fields as dotted scalar keys ({"sigma_0.01": {"relative_error": x}} ->
+    "sigma_0.01.relative_error"), so the browser's details show them; lists stay as they are."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out |= flatten(value, f"{name}.")
+        else:
+            out[name] = value
+    return out
 
 
 def _image_label(row: dict[str, Any]) -> str:

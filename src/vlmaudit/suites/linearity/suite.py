@@ -47,7 +47,7 @@ FLAG = ("reconstructed: sigmas {sigmas}, {samples} noise samples per image and s
 
 
 class Config(SuiteConfig):
-    n_images: int = Field(24, ge=2)
+    n_images: int = Field(16, ge=2)  # first n labelled images; 16 keeps the default audit within +2 min
     sigmas: Numbers = (0.01, 0.03, 0.1)  # noise std in [0, 1] pixel units
     samples: int = Field(200, ge=8)  # noisy embeddings per image and sigma for the covariance
     pca_dims: int = Field(5, ge=1)  # principal directions of the joint normality test
@@ -88,6 +88,12 @@ class LinearitySuite(Suite):
         from vlmaudit.suites.linearity.plots import figures
 
         return figures(result, samples)
+
+    def report_section(self, result: dict[str, Any],
+                       samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        from vlmaudit.suites.linearity.report import section
+
+        return section(result, samples)
 
 
 SUITE = LinearitySuite()
