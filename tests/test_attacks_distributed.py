@@ -64,6 +64,7 @@ def _worker(rank: int, tmp: Path) -> None:
     dist.init_process_group("gloo", init_method=f"file://{tmp / 'rendezvous'}", rank=rank, world_size=WORLD)
     try:
         torch.save(_record(*_inputs()), tmp / f"rank{rank}.pt")
+        dist.barrier()  # neither rank tears gloo down while the other may still be in a collective
     finally:
         dist.destroy_process_group()
 
