@@ -1,9 +1,10 @@
 """Golden runs: every metric's value, CI, tie rate, chance, n and blind baselines of an audit,
 stored and compared exactly (open_clip's regression-test style).
 
-The stored files were written by the code *before* the second-spine refactor; a refactor that
-moves code must leave them unchanged. Regenerate only for a change that is meant to move a
-number, and say which numbers moved and why in the commit:
+The stored files were last rewritten at one thread when alignment and linearity joined the
+default audit (commit bc411d3); a refactor that moves code must leave them unchanged. Regenerate
+only for a change that is meant to move a number, and say which numbers moved and why in the
+commit:
 
     VLMAUDIT_UPDATE_GOLDEN=1 OMP_NUM_THREADS=1 .venv/bin/python -m pytest tests/test_golden.py
 

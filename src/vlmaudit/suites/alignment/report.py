@@ -25,6 +25,5 @@ def section(result: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) ->
             note="CIs per budget are in the metrics (group .../sweep)."))
     for group, settings in extra.get("attack", {}).items():
         out["panels"].append(panel(f"{group}: attack settings", ["setting", "value"],
-                                   [[k, v if isinstance(v, str | int | float) else str(v)]
-                                    for k, v in settings.items()]))
+                                   [[k, v] for k, v in settings.items()]))
     return out

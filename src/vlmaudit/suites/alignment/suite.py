@@ -258,7 +258,7 @@ def _attack(engine: Any, classifier: Any, x0: torch.Tensor, clean: torch.Tensor,
         "cos_target": torch.nn.functional.cosine_similarity(fx, unit, dim=1).double().cpu().numpy(),
         "cos_source": torch.nn.functional.cosine_similarity(fx, clean, dim=1).double().cpu().numpy(),
         **{name: np.array([getattr(r.quality, name) for r in results], dtype=np.float64)
-           for name in ("psnr", "ssim", "linf", "l2")},
+           for name in ("ssim", "linf", "l2")},
         # delta = 0 (a model whose gradient is zero) has PSNR +inf: no mean, no CI, not JSON
         "psnr": np.minimum([r.quality.psnr for r in results], PSNR_CEILING).astype(np.float64),
         "steps": np.array([r.steps for r in results], dtype=np.float64),
