@@ -58,6 +58,7 @@ class Registry:
 
 MODEL_BACKENDS = Registry("backends")
 MODEL_BACKENDS.register("hf", "vlmaudit.models.hf:load", "Hugging Face transformers (CLIP, SigLIP, ...)")
+MODEL_BACKENDS.register("hfgen", "vlmaudit.models.hf_generative:load", "generative VLMs via transformers")
 MODEL_BACKENDS.register("openclip", "vlmaudit.models.openclip:load", "open_clip architectures/checkpoints")
 MODEL_BACKENDS.register("builtin", "vlmaudit.models.builtin:load", "models shipped with vlmaudit")
 

@@ -6,6 +6,10 @@ network, and a model missing locally is a one-line `ModelLoadError`. Quirks stay
 text is padded to max_length (its text tower pools the last position), transformers 5 returns
 output objects from get_*_features (we take `pooler_output`, the projected embedding), and
 preprocessing is read from the image processor config and reproduced pixel-exactly (PIL backend).
+
+`hf:` picks the family from the config: a local directory whose config.json names one of the nine
+generative VLM types (LLaVA, Qwen2-VL, PaliGemma, ...) is handed to `hf_generative`; `hfgen:`
+forces the generative family.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import torch
 
 from vlmaudit.data.source import fingerprint_of
 from vlmaudit.errors import EmbeddingError
+from vlmaudit.models import hf_generative
 from vlmaudit.models._hf_config import (
     TextSettings,
     family_of,
@@ -160,6 +165,9 @@ def _source(rest: str, spec: str) -> str:
 def resolve(rest: str) -> str:
     """The directory or cached hub name of `hf:REST`, found without loading it (its config.json)."""
     spec = f"hf:{rest}"
+    if hf_generative.is_generative_dir(rest):
+        hf_generative.resolve(rest, spec)
+        return rest
     source = _source(rest, spec)
     if Path(source).is_dir():
         if not (Path(source) / "config.json").is_file():
@@ -177,10 +185,12 @@ def resolve(rest: str) -> str:
     return source
 
 
-def load(rest: str, *, device: torch.device, dtype: torch.dtype) -> HFModel:
+def load(rest: str, *, device: torch.device, dtype: torch.dtype) -> HFModel | hf_generative.HFGenerativeModel:
     from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoTokenizer
 
     spec = f"hf:{rest}"
+    if hf_generative.is_generative_dir(rest):
+        return hf_generative.load(rest, device=device, dtype=dtype, spec=spec)
     source = resolve(rest)
     where = "directory" if Path(source).is_dir() else "local Hugging Face cache (nothing is downloaded)"
     try:
