@@ -25,6 +25,7 @@ from vlmaudit.report.provenance import environment, now
 from vlmaudit.report.rundir import RunDirectory
 from vlmaudit.report.table import markdown_table
 from vlmaudit.results import SuiteResult
+from vlmaudit.scoring import scorer_for
 from vlmaudit.specs import ModelSpec
 from vlmaudit.suites.base import RunContext, build_config
 
@@ -37,6 +38,7 @@ class RunSummary:
     units: list[dict[str, Any]] = field(default_factory=list)  # results.json payloads, in run order
     seconds: float = 0.0
     skipped: list[str] = field(default_factory=list)  # suites none of the given data fits
+    unsupported: list[str] = field(default_factory=list)  # "model / suite": the suite cannot audit the family
 
 
 def default_out_dir(models: Sequence[str]) -> Path:
@@ -134,7 +136,16 @@ def run(
         with library_progress(progress):
             model = load_model(model_specs[spec], device=device, dtype=dtype)
         engine = Engine(model, batch_size=batch_size, progress=progress, cache_dir=_cache_arg(cache_dir))
-        ctx = RunContext(model=model, engine=engine, seed=seed, progress=progress)
+        scorer = scorer_for(model, engine, dict(model_specs[spec].options))
+        ctx = RunContext(model=model, engine=engine, scorer=scorer, seed=seed, progress=progress)
+        family = getattr(model, "family", "dual")
+        for name in dict.fromkeys(s for s, _ in todo):
+            if family not in suite_objs[name].families:
+                if name in given_suites:
+                    raise SpecError(f"suite {name!r} cannot audit {spec} (a {family} model; it supports "
+                                    f"{', '.join(suite_objs[name].families)} models)")
+                summary.unsupported.append(f"{spec} / {name}")
+        todo = [(s, d) for s, d in todo if family in suite_objs[s].families]
         for suite_name, data_text in todo:
             source = sources[data_text]
             t0 = time.perf_counter()
@@ -146,6 +157,7 @@ def run(
             result.seconds = result.seconds or elapsed
             provenance = env | {
                 "model": model.describe(),
+                "scorer": getattr(scorer, "describe", lambda: {"scorer": "cosine"})(),
                 "data": {"spec": data_text, "fingerprint": result.data_fingerprint},
                 "seed": seed, "finished": now(), "wall_seconds": round(elapsed, 3),
                 "engine": getattr(engine, "stats_dict", lambda: {})(),
@@ -157,7 +169,7 @@ def run(
     write_text_atomic(out_dir / "summary.md", markdown_table(summary.units))
     write_json_atomic(out_dir / "summary.json", {
         "complete": True, "seconds": round(summary.seconds, 3), "config": config_record,
-        "skipped_suites": summary.skipped,
+        "skipped_suites": summary.skipped, "unsupported_units": summary.unsupported,
         "units": [{k: u[k] for k in ("model", "suite", "data")} for u in summary.units],
     })
     _write_report(out_dir)

@@ -24,11 +24,25 @@ class ModelSpec:
 
     text: str  # as the user wrote it: results and unit folders are named by it
     backend: str
-    rest: str
+    rest: str  # what the backend resolves (a name, a directory), options removed
+    options: tuple[tuple[str, str], ...] = ()  # "?key=value&..." after the name: how the model is scored
 
     @classmethod
     def parse(cls, text: str) -> ModelSpec:
-        backend, sep, rest = text.partition(":")
+        """`BACKEND:NAME[?key=value&...]`; the options (generative scoring: `score=vqa`, ...) are
+        checked here, before any file is written, and applied by `vlmaudit.scoring.scorer_for`."""
+        body, _, query = text.partition("?")
+        options = []
+        for part in filter(None, query.split("&")):
+            key, eq, value = part.partition("=")
+            if not eq:
+                raise SpecError(f"model option {part!r} in {text!r} must be key=value")
+            options.append((key, value))
+        if options:
+            from vlmaudit.scoring.generative import GenerativeSettings
+
+            GenerativeSettings.from_options(dict(options))
+        backend, sep, rest = body.partition(":")
         if not sep or not rest:
             raise SpecError(f"model spec {text!r} must look like BACKEND:NAME "
                             f"(backends: {', '.join(MODEL_BACKENDS.names())})")
@@ -39,7 +53,7 @@ class ModelSpec:
         resolve = getattr(importlib.import_module(loader.__module__), "resolve", None)
         if resolve is not None:
             resolve(rest)  # raises SpecError / ModelLoadError naming the spec
-        return cls(text, backend, rest)
+        return cls(text, backend, rest, tuple(options))
 
     def __str__(self) -> str:
         return self.text

@@ -15,6 +15,12 @@ last bits — so without this an image embedded alone, in a resumed run or after
 is recomputed, would not be bit-identical to the same image embedded in a full batch. Rows are
 bit-identical for one `batch_size`, device and dtype; across CPUs only to float tolerance.
 
+Generative models (`vlmaudit.models.generative`) go through the same memory, cache and sharding:
+`continuation_logprobs` caches (sum of log-probs, token count) per (image, view, prompt,
+continuation), and `hidden_states` caches decoder states per (image, view, prompt, layer, position).
+A batch of pair requests is grouped into one query per (image, prompt), so the model encodes each
+image and prompt once and scores all of its continuations against that prefix.
+
 Gradient code (attacks, Jacobians) takes the differentiable path: `pixels` then `embed_pixels`,
 uncached, on the model's device and dtype, never a backend call of its own.
 """
@@ -37,7 +43,8 @@ from vlmaudit.data.images import ImageRef
 from vlmaudit.engine.cache import EmbeddingCache, default_cache_dir
 from vlmaudit.engine.distributed import World
 from vlmaudit.errors import EmbeddingError
-from vlmaudit.models.base import ImageTextModel
+from vlmaudit.models.base import AuditedModel
+from vlmaudit.models.generative import Query
 from vlmaudit.perturb.base import ImageTransform
 
 
@@ -67,6 +74,8 @@ class EngineStats:
     texts: Counts = field(default_factory=Counts)
     image_tokens: Counts = field(default_factory=Counts)
     text_tokens: Counts = field(default_factory=Counts)
+    continuations: Counts = field(default_factory=Counts)  # generative: (image, prompt, continuation) scores
+    hidden: Counts = field(default_factory=Counts)  # generative: decoder states for probes
 
     @property
     def computed(self) -> int:
@@ -79,7 +88,7 @@ Encoder = Callable[[list[Any]], np.ndarray]
 class Engine:
     def __init__(
         self,
-        model: ImageTextModel,
+        model: AuditedModel,
         *,
         batch_size: int = 64,
         progress: bool = True,
@@ -150,6 +159,58 @@ class Engine:
         flat = self._embed("text_tokens", keys, inputs, self._encode_text_tokens, False)
         return flat.reshape(len(texts), -1, self._token_width())
 
+    def continuation_logprobs(self, refs: Sequence[ImageRef | None], views: Sequence[ImageTransform | None],
+                              prompts: Sequence[str], continuations: Sequence[str]) -> np.ndarray:
+        """[P, 2] fp32 (sum of log P(continuation tokens | image, prompt), token count) per request.
+
+        A None image is a text-only query (the language prior). Requests are aligned lists; each
+        distinct one is computed once (memory, then disk, then the model).
+        """
+        if not len(refs) == len(views) == len(prompts) == len(continuations):
+            raise ValueError("continuation_logprobs needs aligned refs, views, prompts and continuations")
+        keys, inputs = [], {}
+        for ref, view, prompt, text in zip(refs, views, prompts, continuations, strict=True):
+            image = _image_key(ref, view) if ref is not None else "none"
+            key = f"g:{image}\x1f{prompt}\x1f{text}"
+            keys.append(key)
+            inputs.setdefault(key, (ref, view, prompt, text))
+        rows = self._embed_rows("continuations", keys, inputs, self._score_continuations)
+        return np.stack(rows) if rows else np.zeros((0, 2), dtype=np.float32)
+
+    def hidden_states(self, refs: Sequence[ImageRef], views: Sequence[ImageTransform | None] | None,
+                      prompt: str, layer: int = -1, position: str = "last") -> torch.Tensor:
+        """[N, H] fp32 decoder states of each (image, view) under `prompt` (generative probes)."""
+        views = [None] * len(refs) if views is None else list(views)
+        keys = [f"h:{_image_key(ref, v)}\x1f{prompt}\x1f{layer}\x1f{position}"
+                for ref, v in zip(refs, views, strict=True)]
+        inputs = dict(zip(keys, zip(refs, views, strict=True), strict=True))
+
+        def encode(items: list[tuple[ImageRef, ImageTransform | None]]) -> np.ndarray:
+            images = [t(ref.load()) if t is not None else ref.load() for ref, t in items]
+            out = self.model.hidden_states(images, [prompt] * len(images), layer, position)
+            return _rows(out, len(items), "hidden states")
+
+        rows = self._embed_rows("hidden", keys, inputs, encode)
+        return torch.from_numpy(np.stack(rows)) if rows else torch.empty((0, 0))
+
+    def _score_continuations(self, items: list[tuple[ImageRef | None, ImageTransform | None, str, str]]
+                             ) -> np.ndarray:
+        """One query per (image, view, prompt) of the batch, in order of first appearance."""
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, (ref, view, prompt, _) in enumerate(items):
+            image = _image_key(ref, view) if ref is not None else "none"
+            groups.setdefault((image, prompt), []).append(i)
+        queries = []
+        for members in groups.values():
+            ref, view, prompt, _ = items[members[0]]
+            image = None if ref is None else (view(ref.load()) if view is not None else ref.load())
+            queries.append(Query(image, prompt, tuple(items[i][3] for i in members)))
+        out = np.zeros((len(items), 2), dtype=np.float32)
+        for members, scored in zip(groups.values(), self.model.logprobs(queries), strict=True):
+            for i, logp in zip(members, scored, strict=True):
+                out[i] = (np.asarray(logp, dtype=np.float64).sum(), len(logp))
+        return out
+
     def pixels(self, refs: Sequence[ImageRef], transforms: Sequence[ImageTransform | None] | None = None
                ) -> torch.Tensor:
         """[N, 3, S, S] model pixels in [0, 1] (geometry only), on the model's device: the start of the
@@ -168,8 +229,8 @@ class Engine:
     def stats_dict(self) -> dict:
         """Counts for provenance: how much was computed versus served from memory or disk."""
         return {
-            **{kind: asdict(getattr(self.stats, kind)) for kind in ("images", "texts", "image_tokens",
-                                                                     "text_tokens")},
+            **{kind: asdict(getattr(self.stats, kind))
+               for kind in ("images", "texts", "image_tokens", "text_tokens", "continuations", "hidden")},
             "cache_corrupt": self.cache.corrupt if self.cache is not None else 0,
         }
 
@@ -311,6 +372,9 @@ def _check_finite(out: np.ndarray, batch: list[str], inputs: dict[str, Any]) -> 
 def _label(item: Any) -> str:
     if isinstance(item, str):
         return repr(item if len(item) <= 60 else item[:57] + "...")
+    if len(item) == 4:  # a generative request: (image, view, prompt, continuation)
+        ref, transform, _, text = item
+        return f"{_label((ref, transform)) if ref is not None else 'no image'} + {_label(text)}"
     ref, transform = item
     name = ref.label or ref.key
     return f"{name} [{transform.id}]" if transform is not None else name

@@ -80,14 +80,15 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-class ImageTextModel(ABC):
-    """A dual encoder seen through the audit's eyes.
+class AuditedModel(ABC):
+    """What every model family shares: identity (spec, weights hash) and the cache fingerprint.
 
-    Subclasses set `spec`, `preprocessing`, `weights_hash`, `logit_scale`, `logit_bias`,
-    `device` and `dtype`, and implement the two encoders. Embeddings are returned unnormalised;
-    the engine normalises and casts to fp32.
+    Subclasses set `spec`, `preprocessing`, `weights_hash`, `device` and `dtype`; the fingerprint
+    hashes everything that changes an output, so the engine's cache can never serve one family's,
+    one checkpoint's or one dtype's rows to another.
     """
 
+    family: str = "dual"  # "dual" (ImageTextModel) or "generative" (GenerativeModel)
     spec: str
     preprocessing: Preprocessing
     weights_hash: str
@@ -99,6 +100,49 @@ class ImageTextModel(ABC):
     def preprocess(self, images: list[Image.Image]) -> torch.Tensor:
         """Geometry only: [N, 3, S, S] in [0, 1] on the model's device."""
         return self.preprocessing.pixels(images).to(self.device)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of everything that changes an output: the cache key's model half."""
+        payload = {
+            "spec": self.spec,
+            "weights": self.weights_hash,
+            "preprocessing": self.preprocessing.to_dict(),
+            "dtype": str(self.dtype),
+            "extra": self.fingerprint_extra(),
+        }
+        if self.family != "dual":  # dual-encoder fingerprints (and their caches) predate families
+            payload["family"] = self.family
+        blob = json.dumps(payload, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:32]
+
+    def fingerprint_extra(self) -> dict:
+        """Backend-specific settings that change outputs (e.g. text padding, activation)."""
+        return {}
+
+    def describe(self) -> dict:
+        """Provenance block for results."""
+        return {
+            "spec": self.spec,
+            "family": self.family,
+            "weights_hash": self.weights_hash,
+            "fingerprint": self.fingerprint,
+            "preprocessing": self.preprocessing.to_dict(),
+            "dtype": str(self.dtype).replace("torch.", ""),
+            "device": str(self.device),
+            "logit_scale": self.logit_scale,
+            "logit_bias": self.logit_bias,
+            **self.fingerprint_extra(),
+        }
+
+
+class ImageTextModel(AuditedModel):
+    """A dual encoder seen through the audit's eyes.
+
+    Subclasses set `spec`, `preprocessing`, `weights_hash`, `logit_scale`, `logit_bias`,
+    `device` and `dtype`, and implement the two encoders. Embeddings are returned unnormalised;
+    the engine normalises and casts to fp32.
+    """
 
     @abstractmethod
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -132,37 +176,6 @@ class ImageTextModel(ABC):
     def text_tokens(self, texts: list[str]) -> torch.Tensor:
         """Optional dense output [M, L, D]: text tokens projected into the joint space."""
         raise NotImplementedError(f"{self.spec} does not expose text tokens")
-
-    @property
-    def fingerprint(self) -> str:
-        """Hash of everything that changes an embedding: the cache key's model half."""
-        payload = {
-            "spec": self.spec,
-            "weights": self.weights_hash,
-            "preprocessing": self.preprocessing.to_dict(),
-            "dtype": str(self.dtype),
-            "extra": self.fingerprint_extra(),
-        }
-        blob = json.dumps(payload, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:32]
-
-    def fingerprint_extra(self) -> dict:
-        """Backend-specific settings that change outputs (e.g. text padding, activation)."""
-        return {}
-
-    def describe(self) -> dict:
-        """Provenance block for results."""
-        return {
-            "spec": self.spec,
-            "weights_hash": self.weights_hash,
-            "fingerprint": self.fingerprint,
-            "preprocessing": self.preprocessing.to_dict(),
-            "dtype": str(self.dtype).replace("torch.", ""),
-            "device": str(self.device),
-            "logit_scale": self.logit_scale,
-            "logit_bias": self.logit_bias,
-            **self.fingerprint_extra(),
-        }
 
 
 def hash_state_dict(state: dict[str, torch.Tensor]) -> str:

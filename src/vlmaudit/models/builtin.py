@@ -71,6 +71,12 @@ def shipped_models() -> dict[str, str]:
     for config in sorted(WEIGHTS_DIR.glob("*.json")):
         record = json.loads(config.read_text())
         arch = record.get("arch", {})
+        if record.get("family") == "generative":
+            rows[config.stem] = (f"generative: builtin:scenes's frozen image tower "
+                                 f"({arch.get('image_input')} tokens) + a {arch.get('depth')}-layer decoder, "
+                                 f"width {arch.get('width')}; "
+                                 f"weights {record.get('weights_hash', '?')[:8]}")
+            continue
         rows[config.stem] = (
             f"{arch.get('image_size')} px conv+ViT image tower, {arch.get('text_depth')}-layer text "
             f"transformer, {len(arch.get('vocab', []))}-word vocab, dim {arch.get('embed_dim')}; "
@@ -120,8 +126,18 @@ def load_module(name: str) -> tuple[DualEncoder, dict]:
     return module.eval(), record
 
 
-def load(name: str, device: torch.device = CPU, dtype: torch.dtype = torch.float32) -> BuiltinModel:
-    """Backend entry point (`builtin:NAME`), registered in `vlmaudit.registry`."""
+def load(name: str, device: torch.device = CPU, dtype: torch.dtype = torch.float32):
+    """Backend entry point (`builtin:NAME`), registered in `vlmaudit.registry`: a dual encoder, or a
+    generative model when the record says so (`builtin:scenes-gen`)."""
+    weights, config = resolve(name)
+    try:
+        record = json.loads(config.read_text())
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"builtin model {name!r} ({config}): {err}") from None
+    if record.get("family") == "generative":
+        from vlmaudit.models.builtin_generative import load_generative
+
+        return load_generative(name, weights, record, device, dtype)
     module, record = load_module(name)
     return BuiltinModel(module, f"builtin:{name}", record["weights_hash"], device, dtype)
 

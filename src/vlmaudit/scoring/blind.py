@@ -97,9 +97,12 @@ class ImagePriorScorer(Scorer):
 
 
 def text_prior(scorer: Scorer, prompt: str = "a photo.") -> Scorer:
-    """The caption prior of `scorer`'s own model family (for a dual encoder: its text tower)."""
+    """The caption prior of `scorer`'s own model family: for a dual encoder its text tower against a
+    neutral prompt; for a generative model the same score with the image removed."""
     if isinstance(scorer, CosineScorer):
         return TextPriorScorer(scorer.engine, prompt, scorer.dtype)
+    if hasattr(scorer, "language_prior"):
+        return scorer.language_prior()
     raise TypeError(f"no text prior is defined for scorer {type(scorer).__name__}")
 
 

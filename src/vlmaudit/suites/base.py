@@ -29,18 +29,18 @@ from vlmaudit.results import Metric, SuiteResult
 
 @dataclass
 class RunContext:
-    model: Any  # ImageTextModel
+    model: Any  # ImageTextModel or GenerativeModel
     engine: Any  # vlmaudit.engine.Engine
-    scorer: Any = None  # vlmaudit.scoring.Scorer: the model's scores on the seam (cosine for dual encoders)
+    scorer: Any = None  # vlmaudit.scoring.Scorer: the model's scores on the seam (`scoring.scorer_for`)
     seed: int = 0
     progress: bool = True
     options: dict[str, Any] = field(default_factory=dict)  # free-form per-run extras
 
     def __post_init__(self) -> None:
-        if self.scorer is None and self.engine is not None:  # a dual encoder: cosine of its embeddings
-            from vlmaudit.scoring.cosine import CosineScorer
+        if self.scorer is None and self.engine is not None:
+            from vlmaudit.scoring import scorer_for
 
-            self.scorer = CosineScorer(self.engine)
+            self.scorer = scorer_for(self.model, self.engine)
 
 
 @dataclass
@@ -65,6 +65,8 @@ class Suite(ABC):
     Config: type[SuiteConfig]
     default_data: tuple[str, ...] = ("scenes",)  # data specs used when the user gives none
     accepts: tuple[type, ...] = ()  # item types (vlmaudit.data.items); a source yielding any fits
+    # model families it can audit: "dual" (embeddings, gradients) and/or "generative" (scores on the seam)
+    families: tuple[str, ...] = ("dual",)
 
     def check(self, config: Any) -> None:  # noqa: B027 (optional hook; most Configs validate themselves)
         """Raise SpecError for what a Config's own validation cannot express, before any file is written."""

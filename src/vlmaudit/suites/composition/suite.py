@@ -189,6 +189,7 @@ class CompositionSuite(Suite):
     Config = Config
     default_data = ("scenes",)
     accepts = (CaptionChoice,)
+    families = ("dual", "generative")
 
     def evaluate(self, ctx: RunContext, data: DataSource, config: Config) -> Evaluation:
         return _evaluate(ctx, data, config)

@@ -72,6 +72,7 @@ class SpatialSuite(Suite):
     Config = Config
     default_data = ("scenes",)
     accepts = (SpatialChoice, WinogroundGroup, ImagePair)
+    families = ("dual", "generative")
 
     def evaluate(self, ctx: RunContext, data: DataSource, config: Config) -> Evaluation:
         scorer = ctx.scorer.with_score_dtype(config.score_dtype)

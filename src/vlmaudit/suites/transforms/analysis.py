@@ -129,6 +129,7 @@ def _exp3(out: Analysis, scores: sc.Scores, setup: Setup) -> None:
     k = setup.k
     blind = sc.constant_ranking(scores.neutral_bare, k, setup.tie_policy, setup.seed)
     variants = {"bare": scores.bare, "captioned": scores.captioned, "ensemble": scores.ensemble}
+    variants = {name: table for name, table in variants.items() if table is not None}
     confusions, most = {}, {}
     for variant, option_scores in variants.items():
         ranking = sc.rank_transforms(option_scores, setup.tie_policy, setup.seed)

@@ -28,7 +28,7 @@ class Scores:
     oC: np.ndarray  # [N]        s(I, C)
     captioned: np.ndarray  # [N, K, K] s(I'_k, C'_j): Exp 3 with caption-prefixed descriptions
     bare: np.ndarray  # [N, K, K]  s(I'_k, D_j): Exp 3 with bare descriptions
-    ensemble: np.ndarray  # [N, K, K]  s(I'_k, mean of all descriptions of j)
+    ensemble: np.ndarray | None  # [N, K, K]  s(I'_k, mean of all descriptions of j); None: not defined
     neutral_c: np.ndarray  # [N, K]  s(neutral image, C')
     neutral_C: np.ndarray  # [N]     s(neutral image, C)
     neutral_bare: np.ndarray  # [N, K] s(neutral image, D_j)

@@ -42,7 +42,7 @@ from vlmaudit.data.items import ImageCaptions
 from vlmaudit.data.source import DataSource
 from vlmaudit.errors import DataError, SpecError
 from vlmaudit.perturb.image_transforms import Transform, load_catalogue, select_transforms
-from vlmaudit.scoring.cosine import CosineScorer
+from vlmaudit.scoring.base import Scorer
 from vlmaudit.suites.base import Evaluation, Names, RunContext, Suite, SuiteConfig, TiePolicy
 from vlmaudit.suites.transforms import plots as plots
 from vlmaudit.suites.transforms import scoring as sc
@@ -124,14 +124,15 @@ def fill(template: str, caption: str, description: str) -> str:
     return template.format(caption=caption.strip().rstrip(" ."), description=description)
 
 
-def transform_scores(scorer: CosineScorer, items: list[Item], transforms: list[Transform],
+def transform_scores(scorer: Scorer, items: list[Item], transforms: list[Transform],
                      cap_desc: list[list[str]], bare: list[list[str]],
                      every: list[list[str]]) -> tuple[sc.Scores, np.ndarray]:
     """Every similarity of the three experiments (each (image, view, text) pair scored once) and the
     [N, K, D] embeddings of the transformed images, which the linear probe reads.
 
     The ensemble option is the mean of a transform's description *embeddings*, so it needs a scorer
-    that embeds texts (a dual encoder).
+    that embeds texts (a dual encoder); for a generative scorer it is None (not defined). The probe
+    reads a generative model's decoder state under its caption prompt (`image_embeddings`).
     """
     neutral = memory_image(Image.new("RGB", (64, 64), NEUTRAL_GREY), label="neutral grey")
     n, k = len(items), len(transforms)
@@ -150,9 +151,12 @@ def transform_scores(scorer: CosineScorer, items: list[Item], transforms: list[T
 
     flat_cd = [text for row in cap_desc for text in row]
     image_t = scorer.image_embeddings(each_ref, each_view).reshape(n, k, -1)
-    ensemble = torch.nn.functional.normalize(
-        torch.stack([torch.from_numpy(scorer.text_embeddings(texts)).mean(0) for texts in every]), dim=-1)
-    ensemble_scores = torch.einsum("nkd,jd->nkj", torch.from_numpy(image_t), ensemble).numpy()
+    ensemble_scores = None
+    if hasattr(scorer, "text_embeddings"):
+        ensemble = torch.nn.functional.normalize(
+            torch.stack([torch.from_numpy(scorer.text_embeddings(texts)).mean(0) for texts in every]), dim=-1)
+        ensemble_scores = torch.einsum("nkd,jd->nkj", torch.from_numpy(image_t), ensemble).numpy()
+        ensemble_scores = ensemble_scores.astype(np.float32)
     blank = [neutral] * (n * k)
     return sc.Scores(
         tc=trials(flat_cd),
@@ -161,7 +165,7 @@ def transform_scores(scorer: CosineScorer, items: list[Item], transforms: list[T
         oC=scorer.pairs(refs, captions),
         captioned=options(cap_desc),
         bare=options(bare),
-        ensemble=ensemble_scores.astype(np.float32),
+        ensemble=ensemble_scores,
         neutral_c=trials(flat_cd, views=[None] * (n * k), images=blank),
         neutral_C=scorer.pairs([neutral] * n, captions),
         neutral_bare=trials([text for row in bare for text in row], views=[None] * (n * k), images=blank),
@@ -223,7 +227,11 @@ def _evaluate(ctx: RunContext, data: DataSource, config: Config) -> Evaluation:
                   config.probe_test_fraction, references_for(ctx.model.spec, "transforms"))
     analysis = analyse(scores, wrong, img_t, (cap_desc, captions), setup)
     geometry, model_flags = view_geometry(items, transforms, ctx.model.preprocessing.resize_mode)
-    indistinct = sc.identical_groups(torch.from_numpy(ctx.scorer.text_embeddings(bare[0])), names)
+    indistinct = (sc.identical_groups(torch.from_numpy(ctx.scorer.text_embeddings(bare[0])), names)
+                  if hasattr(ctx.scorer, "text_embeddings") else [])
+    if scores.ensemble is None:
+        model_flags.append("exp3/ensemble not computed: it averages description embeddings, which a "
+                           "generative scorer does not have")
     if indistinct:
         count = sum(map(len, indistinct))
         model_flags.append(f"text encoder embeds the descriptions of {count} transforms identically in "
@@ -296,6 +304,7 @@ class TransformsSuite(Suite):
     Config = Config
     default_data = ("scenes",)
     accepts = (ImageCaptions,)
+    families = ("dual", "generative")
 
     def check(self, config: Config) -> None:
         configured_transforms(config)  # reads the catalogue (a user file too) before the run directory exists

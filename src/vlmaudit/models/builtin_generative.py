@@ -1,0 +1,152 @@
+"""`builtin:scenes-gen` (and `-cls`): the built-in generative model behind the generative interface.
+
+Scoring shares the prefix: each query's image and prompt run through the decoder once, and all of
+its continuations are scored in one forward against the cached keys and values (`CaptionDecoder.run`
+with `past`). Every token sits at the position it had in training (image tokens from 0, then
+`<bos> prompt <sep>`, then the answer), whatever else is scored beside it; continuations are
+right-padded and the padding masked, so a continuation's score does not depend on its neighbours
+beyond float rounding (tested against the uncached, per-pair forward).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vlmaudit.models.base import Preprocessing
+from vlmaudit.models.builtin_gen_arch import KV, CaptionDecoder
+from vlmaudit.models.generative import GenerativeModel, Position, Query
+
+CPU = torch.device("cpu")
+
+
+class BuiltinGenerativeModel(GenerativeModel):
+    """The audit interface around a `CaptionDecoder`; squash resize like the built-in CLIP."""
+
+    text_only = True  # a query without an image runs the decoder on the prompt alone
+
+    def __init__(self, module: CaptionDecoder, spec: str, weights_hash: str, tower_hash: str,
+                 device: torch.device = CPU, dtype: torch.dtype = torch.float32) -> None:
+        tower = module.config.tower_config
+        self.spec, self.weights_hash, self.tower_hash = spec, weights_hash, tower_hash
+        self.preprocessing = Preprocessing(tower.image_size, tower.mean, tower.std, "squash", "bicubic")
+        self.device, self.dtype = device, dtype
+        self.module = module.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        self.caption_prompt = "Describe the image."
+        blob = json.dumps(module.config.to_dict(), sort_keys=True).encode()
+        self._config_hash = hashlib.sha256(blob).hexdigest()[:16]
+
+    def fingerprint_extra(self) -> dict:
+        return {"tokenizer": "word", "config_hash": self._config_hash, "tower_hash": self.tower_hash,
+                "image_input": self.module.config.image_input}
+
+    def continuation_tokens(self, texts: Sequence[str]) -> list[list[str]]:
+        vocab = self.module.tokenizer.vocab
+        return [[vocab[i] for i in self.module.word_ids(text)] for text in texts]
+
+    def _prefix(self, image: Image.Image | None, prompt: str,
+                layers: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor, list[KV]]:
+        """[image tokens] <bos> prompt <sep> of one query: (states [1, T, W], valid [1, T], K/V).
+
+        An image-less query keeps its image slots (masked out), so its prompt sits where it did in
+        training.
+        """
+        m = self.module
+        head = torch.tensor([m.prompt_ids(prompt)], dtype=torch.long, device=self.device)
+        stand_in = image if image is not None else Image.new("RGB", (self.preprocessing.image_size,) * 2)
+        pixels = self.preprocess([stand_in]).to(self.dtype)
+        visual = m.projector(m.visual_features(pixels))
+        valid = torch.ones((1, visual.shape[1] + head.shape[1]), dtype=torch.bool, device=self.device)
+        valid[:, : visual.shape[1]] = image is not None
+        states, cache = m.run(torch.cat([visual, m.embed(head)], dim=1), 0, valid, layers=layers)
+        return states, valid, cache
+
+    def logprobs(self, queries: Sequence[Query]) -> list[list[np.ndarray]]:
+        m = self.module
+        out: list[list[np.ndarray]] = []
+        with torch.inference_mode():
+            for query in queries:
+                states, valid, cache = self._prefix(query.image, query.prompt)
+                room = m.config.context - (states.shape[1] - m.config.image_length)
+                conts = [m.word_ids(text)[:room] for text in query.continuations]
+                k, width = len(conts), max(map(len, conts), default=0)
+                if width == 0:
+                    out.append([np.zeros(0, dtype=np.float32) for _ in conts])
+                    continue
+                ids = torch.full((k, width), m.tokenizer.pad_id, dtype=torch.long, device=self.device)
+                for r, row in enumerate(conts):
+                    ids[r, : len(row)] = torch.tensor(row, dtype=torch.long, device=self.device)
+                past = [(key.expand(k, -1, -1, -1), value.expand(k, -1, -1, -1)) for key, value in cache]
+                cont_valid = torch.cat([valid.expand(k, -1), ids != m.tokenizer.pad_id], dim=1)
+                cont_states, _ = m.run(m.embed(ids), states.shape[1], cont_valid, past)
+                first = m.logits(states[:, -1:]).expand(k, -1, -1)  # <sep> predicts the first token
+                logits = torch.cat([first, m.logits(cont_states[:, :-1])], dim=1)  # token j predicts j + 1
+                logp = logits.float().log_softmax(-1).gather(2, ids[..., None])[..., 0]
+                out.append([logp[r, : len(row)].cpu().numpy().astype(np.float32)
+                            for r, row in enumerate(conts)])
+        return out
+
+    def generate(self, images: Sequence[Image.Image | None], prompts: Sequence[str],
+                 max_new_tokens: int = 16) -> list[str]:
+        m = self.module
+        texts = []
+        with torch.inference_mode():
+            for image, prompt in zip(images, prompts, strict=True):
+                states, valid, cache = self._prefix(image, prompt)
+                position, words = states.shape[1], []
+                token = int(m.logits(states[:, -1]).argmax(-1))
+                while token != m.tokenizer.eos_id and len(words) < max_new_tokens \
+                        and position < m.pos.shape[1]:
+                    words.append(token)
+                    valid = torch.cat([valid, valid.new_ones(1, 1)], dim=1)
+                    step, cache = m.run(m.embed(torch.tensor([[token]], device=self.device)), position, valid,
+                                        cache)
+                    position += 1
+                    token = int(m.logits(step[:, -1]).argmax(-1))
+                texts.append(m.decode(words))
+        return texts
+
+    def hidden_states(self, images: Sequence[Image.Image | None], prompts: Sequence[str], layer: int = -1,
+                      position: Position = "last") -> torch.Tensor:
+        """layer 0 = the input embeddings, i = after block i; -1 = the final, normalised states."""
+        rows = []
+        with torch.inference_mode():
+            for image, prompt in zip(images, prompts, strict=True):
+                layers: list[torch.Tensor] = []
+                states, valid, _ = self._prefix(image, prompt, layers)
+                picked = states if layer == -1 else layers[layer]
+                picked = picked[0, valid[0]]
+                rows.append(picked[-1] if position == "last" else picked.mean(0))
+        return torch.stack(rows).float()
+
+
+
+def load_generative(name: str, weights, record: dict, device: torch.device, dtype: torch.dtype
+                    ) -> BuiltinGenerativeModel:
+    """A generative record's module, weights checked against its hash (ModelLoadError otherwise)."""
+    from safetensors.torch import load_file
+
+    from vlmaudit.errors import ModelLoadError
+    from vlmaudit.models.base import hash_state_dict
+    from vlmaudit.models.builtin_gen_arch import GenerativeConfig
+
+    try:
+        module = CaptionDecoder(GenerativeConfig.from_dict(record["arch"]))
+        state = load_file(str(weights))
+        module.load_state_dict({**state, "head.weight": state["embed.weight"]})
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
+        raise ModelLoadError(f"builtin model {name!r} ({weights}): {err}") from None
+    actual = hash_state_dict(state)
+    if actual != record.get("weights_hash"):
+        raise ModelLoadError(f"{weights} has weights hash {actual}, but its record says "
+                             f"{record.get('weights_hash')}")
+    tower = hash_state_dict({k.removeprefix("tower."): v for k, v in state.items() if k.startswith("tower.")})
+    if tower != record.get("tower_hash"):
+        raise ModelLoadError(f"{weights}: image tower hash {tower} differs from the recorded "
+                             f"{record.get('tower_hash')}")
+    return BuiltinGenerativeModel(module, f"builtin:{name}", actual, tower, device, dtype)
