@@ -160,9 +160,11 @@ class CaptionDecoder(nn.Module):
         return " ".join(vocab[i] for i in ids if i < len(vocab) and vocab[i] not in SPECIALS)
 
     # -- the decoder ---------------------------------------------------------------------------------
-    def run(self, x: torch.Tensor, offset: int, valid: torch.Tensor, past: list[KV] | None = None,
+    def run(self, x: torch.Tensor, offset: int | torch.Tensor, valid: torch.Tensor,
+            past: list[KV] | None = None,
             layers: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, list[KV]]:
-        """Decoder over states x [N, T, W] at positions offset.., after `past` (P cached positions).
+        """Decoder over states x [N, T, W] at positions offset.. (one int, or [N] per row), after `past`
+        (P cached positions).
 
         valid [N, P + T] marks real (non-padding) positions; padding is never attended to.
         Returns the final normalised states and the K/V of past + x for every block; `layers`, if
@@ -170,7 +172,10 @@ class CaptionDecoder(nn.Module):
         """
         t = x.shape[1]
         p = past[0][0].shape[2] if past else 0
-        x = x + self.pos[:, offset : offset + t]
+        if isinstance(offset, int):
+            x = x + self.pos[:, offset : offset + t]
+        else:
+            x = x + self.pos[0, offset[:, None] + torch.arange(t, device=x.device)]
         causal = torch.ones(t, p + t, dtype=torch.bool, device=x.device).tril(p)
         mask = causal[None] & valid[:, None, :]
         own = torch.zeros(t, p + t, dtype=torch.bool, device=x.device)

@@ -66,30 +66,49 @@ class BuiltinGenerativeModel(GenerativeModel):
         states, cache = m.run(torch.cat([visual, m.embed(head)], dim=1), 0, valid, layers=layers)
         return states, valid, cache
 
-    def logprobs(self, queries: Sequence[Query]) -> list[list[np.ndarray]]:
-        m = self.module
+    def logprobs(self, queries: Sequence[Query], chunk: int = 32) -> list[list[np.ndarray]]:
+        """Queries in chunks: one batched prefix forward (prompts right-padded, so every real token
+        keeps its training position), then every continuation of the chunk in one forward against
+        its own query's cached K/V (rows repeated per continuation, padding masked)."""
         out: list[list[np.ndarray]] = []
         with torch.inference_mode():
-            for query in queries:
-                states, valid, cache = self._prefix(query.image, query.prompt)
-                room = m.config.context - (states.shape[1] - m.config.image_length)
-                conts = [m.word_ids(text)[:room] for text in query.continuations]
-                k, width = len(conts), max(map(len, conts), default=0)
-                if width == 0:
-                    out.append([np.zeros(0, dtype=np.float32) for _ in conts])
-                    continue
-                ids = torch.full((k, width), m.tokenizer.pad_id, dtype=torch.long, device=self.device)
-                for r, row in enumerate(conts):
-                    ids[r, : len(row)] = torch.tensor(row, dtype=torch.long, device=self.device)
-                past = [(key.expand(k, -1, -1, -1), value.expand(k, -1, -1, -1)) for key, value in cache]
-                cont_valid = torch.cat([valid.expand(k, -1), ids != m.tokenizer.pad_id], dim=1)
-                cont_states, _ = m.run(m.embed(ids), states.shape[1], cont_valid, past)
-                first = m.logits(states[:, -1:]).expand(k, -1, -1)  # <sep> predicts the first token
-                logits = torch.cat([first, m.logits(cont_states[:, :-1])], dim=1)  # token j predicts j + 1
-                logp = logits.float().log_softmax(-1).gather(2, ids[..., None])[..., 0]
-                out.append([logp[r, : len(row)].cpu().numpy().astype(np.float32)
-                            for r, row in enumerate(conts)])
+            for start in range(0, len(queries), chunk):
+                out += self._logprobs(queries[start : start + chunk])
         return out
+
+    def _logprobs(self, queries: Sequence[Query]) -> list[list[np.ndarray]]:
+        m, dev, pad = self.module, self.device, self.module.tokenizer.pad_id
+        heads = [m.prompt_ids(q.prompt) for q in queries]
+        head_ids = _padded(heads, pad, dev)
+        stand_in = Image.new("RGB", (self.preprocessing.image_size,) * 2)
+        images = [q.image if q.image is not None else stand_in for q in queries]
+        pixels = self.preprocess(images).to(self.dtype)
+        visual = m.projector(m.visual_features(pixels))
+        image_valid = torch.tensor([q.image is not None for q in queries], device=dev)[:, None]
+        valid = torch.cat([image_valid.expand(-1, visual.shape[1]), head_ids != pad], dim=1)
+        states, cache = m.run(torch.cat([visual, m.embed(head_ids)], dim=1), 0, valid)
+        ends = torch.tensor([visual.shape[1] + len(h) for h in heads], device=dev)  # first answer position
+        owner, conts = [], []
+        for qi, (query, head) in enumerate(zip(queries, heads, strict=True)):
+            room = m.config.context - len(head)
+            for text in query.continuations:
+                owner.append(qi)
+                conts.append(m.word_ids(text)[:room])
+        result: list[list[np.ndarray]] = [[] for _ in queries]
+        if not conts:
+            return result
+        rows = torch.tensor(owner, device=dev)
+        first = m.logits(states[rows, ends[rows] - 1])  # the <sep> state predicts the first answer token
+        if max(map(len, conts)) == 0:
+            return [[np.zeros(0, dtype=np.float32) for _ in q.continuations] for q in queries]
+        ids = _padded(conts, pad, dev)
+        past = [(key[rows], value[rows]) for key, value in cache]
+        cont_states, _ = m.run(m.embed(ids), ends[rows], torch.cat([valid[rows], ids != pad], dim=1), past)
+        logits = torch.cat([first[:, None], m.logits(cont_states[:, :-1])], dim=1)  # token j predicts j + 1
+        logp = logits.float().log_softmax(-1).gather(2, ids[..., None])[..., 0].cpu().numpy()
+        for r, (qi, row) in enumerate(zip(owner, conts, strict=True)):
+            result[qi].append(logp[r, : len(row)].astype(np.float32))
+        return result
 
     def generate(self, images: Sequence[Image.Image | None], prompts: Sequence[str],
                  max_new_tokens: int = 16) -> list[str]:
@@ -150,3 +169,11 @@ def load_generative(name: str, weights, record: dict, device: torch.device, dtyp
         raise ModelLoadError(f"{weights}: image tower hash {tower} differs from the recorded "
                              f"{record.get('tower_hash')}")
     return BuiltinGenerativeModel(module, f"builtin:{name}", actual, tower, device, dtype)
+
+
+def _padded(rows: Sequence[Sequence[int]], pad: int, device: torch.device) -> torch.Tensor:
+    """[N, max len] int64 ids, right-padded."""
+    out = torch.full((len(rows), max(map(len, rows), default=0)), pad, dtype=torch.long, device=device)
+    for r, row in enumerate(rows):
+        out[r, : len(row)] = torch.tensor(list(row), dtype=torch.long, device=device)
+    return out

@@ -17,12 +17,14 @@ Two-way and K-way choices use the strict tie policy (a tie counts as wrong).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vlmaudit.data.images import ImageRef
 from vlmaudit.data.scenes import COLOURS, CONTEXTS, SHAPES, SIZES, Scene, describe, generate_scenes, scene_ref
 from vlmaudit.data.scenes.grammar import assemble, scene_clauses
 from vlmaudit.data.scenes.meaning import ObjectDesc
@@ -77,24 +79,32 @@ def retrieval(engine: Engine, scenes: list[Scene], pool: int) -> dict[str, float
     return {"i2t_r1": float(np.mean(i2t)), "t2i_r1": float(np.mean(t2i))}
 
 
-def _two_way(engine: Engine, scenes: list[Scene], true: list[str], false: list[str]) -> float:
-    images = engine.images([scene_ref(s) for s in scenes])
-    pos = (images * engine.texts(true)).sum(dim=1).numpy()
-    neg = (images * engine.texts(false)).sum(dim=1).numpy()
-    return pairwise(pos, neg).accuracy
+PairScore = Callable[[list[ImageRef], list[str]], np.ndarray]  # s(image_p, text_p) for aligned lists
 
 
-def relation_swap(engine: Engine, scenes: list[Scene]) -> float:
+def embedding_pairs(engine: Engine) -> PairScore:
+    """s = image . text embedding, in fp32 (the dual encoder's two-way rule)."""
+    def score(refs: list[ImageRef], texts: list[str]) -> np.ndarray:
+        return (engine.images(refs) * engine.texts(texts)).sum(dim=1).numpy()
+    return score
+
+
+def _two_way(score: PairScore, scenes: list[Scene], true: list[str], false: list[str]) -> float:
+    refs = [scene_ref(s) for s in scenes]
+    return pairwise(score(refs, true), score(refs, false)).accuracy
+
+
+def relation_swap(score: PairScore, scenes: list[Scene]) -> float:
     """Canonical "A rel B on ctx" against "B rel A on ctx" (object phrases exchanged)."""
     true, false = [], []
     for scene in scenes:
         (a, rel, b), = scene_clauses(scene)
         true.append(assemble([(a, rel, b)], scene.context).text)
         false.append(assemble([(b, rel, a)], scene.context).text)
-    return _two_way(engine, scenes, true, false)
+    return _two_way(score, scenes, true, false)
 
 
-def binding_swap(engine: Engine, scenes: list[Scene]) -> dict[str, float]:
+def binding_swap(score: PairScore, scenes: list[Scene]) -> dict[str, float]:
     """Colours exchanged between the two objects, in the full caption and in the "A and B" form."""
     full_true, full_false, and_true, and_false = [], [], [], []
     for scene in scenes:
@@ -106,8 +116,8 @@ def binding_swap(engine: Engine, scenes: list[Scene]) -> dict[str, float]:
         and_true.append(assemble([(ca,), (cb,)], None).text)
         swapped = [(replace(ca, colour=cb.colour),), (replace(cb, colour=ca.colour),)]
         and_false.append(assemble(swapped, None).text)
-    return {"binding_full": _two_way(engine, scenes, full_true, full_false),
-            "binding_and": _two_way(engine, scenes, and_true, and_false)}
+    return {"binding_full": _two_way(score, scenes, full_true, full_false),
+            "binding_and": _two_way(score, scenes, and_true, and_false)}
 
 
 def evaluate_builtin(
@@ -127,8 +137,8 @@ def evaluate_builtin(
     pairs = generate_scenes(n, seed, start=n, n_objects=2)
     out = {**zero_shot(engine, singles), **retrieval(engine, pairs, min(pool, n))}
     if compositional:
-        out["relation_swap"] = relation_swap(engine, pairs)
-        out.update(binding_swap(engine, generate_scenes(n, seed, start=2 * n, n_objects=2,
+        out["relation_swap"] = relation_swap(embedding_pairs(engine), pairs)
+        out.update(binding_swap(embedding_pairs(engine), generate_scenes(n, seed, start=2 * n, n_objects=2,
                                                         differ=("colour", "shape"))))
     out["n"] = n
     out["seed"] = seed
@@ -137,3 +147,59 @@ def evaluate_builtin(
 
 def passes_bar(metrics: dict[str, float], bar: dict[str, float] | None = None) -> dict[str, bool]:
     return {key: metrics[key] >= threshold for key, threshold in (bar or BAR).items()}
+
+
+GENERATIVE_BAR = {"shape_answer": 0.95, "colour_answer": 0.95, "context_answer": 0.95, "i2t_r1": 0.90}
+
+
+def _answers(engine: Engine, scenes: list[Scene], prompts: list[str], classes: tuple[str, ...],
+             gold: list[str]) -> float:
+    """Accuracy of the argmax over `classes` of log P(class word | image, prompt), strict ties."""
+    refs = [scene_ref(s) for s in scenes]
+    k = len(classes)
+    rows = engine.continuation_logprobs([r for r in refs for _ in classes], [None] * (len(refs) * k),
+                                        [p for p in prompts for _ in classes], list(classes) * len(refs))
+    return select(rows[:, 0].reshape(len(refs), k), np.asarray([classes.index(g) for g in gold])).accuracy
+
+
+def evaluate_generative(model, n: int = 500, seed: int = HELDOUT_SEED, pool: int = 100) -> dict[str, float]:
+    """Held-out quality of a generative scenes model (the built-in generative model's bar).
+
+    - answers (single-object scenes): argmax over the class words after "What shape is this?",
+      "What colour is the {shape}?" and "What is the background?" (the training prompts);
+    - caption-likelihood retrieval: log P(canonical caption | image, caption prompt) in pools of
+      `pool` two-object scenes, image->text and text->image R@1;
+    - relation swap and binding swaps as for the dual encoder, by caption likelihood (sum) and by
+      VQAScore, so the generative numbers sit beside `evaluate_builtin`'s on the same scenes.
+    """
+    from vlmaudit.scoring.generative import GenerativeScorer, GenerativeSettings
+
+    engine = Engine(model, batch_size=256, cache_dir=None, progress=False)
+    singles = generate_scenes(n, seed, start=0, n_objects=1)
+    pairs = generate_scenes(n, seed, start=n, n_objects=2)
+    objects = [s.objects[0] for s in singles]
+    shape_q, background_q = ["What shape is this?"] * n, ["What is the background?"] * n
+    out = {
+        "shape_answer": _answers(engine, singles, shape_q, SHAPES, [o.shape for o in objects]),
+        "colour_answer": _answers(engine, singles, [f"What colour is the {o.shape}?" for o in objects],
+                                  COLOURS, [o.colour for o in objects]),
+        "context_answer": _answers(engine, singles, background_q, CONTEXTS, [s.context for s in singles]),
+    }
+    likelihood = GenerativeScorer(engine)
+    vqa = GenerativeScorer(engine, GenerativeSettings(method="vqa"))
+    refs = [scene_ref(s) for s in pairs]
+    captions = [describe(s).text for s in pairs]
+    i2t, t2i = [], []
+    for start in range(0, len(pairs) - pool + 1, pool):
+        block, names = refs[start : start + pool], np.asarray(captions[start : start + pool])
+        table = likelihood.image_options(block, [list(names)] * len(block))  # [image, caption]
+        i2t.append(float((names[table.argmax(axis=1)] == names).mean()))
+        t2i.append(float((names[table.argmax(axis=0)] == names).mean()))
+    out |= {"i2t_r1": float(np.mean(i2t)), "t2i_r1": float(np.mean(t2i))}
+    swaps = generate_scenes(n, seed, start=2 * n, n_objects=2, differ=("colour", "shape"))
+    for name, scorer in (("likelihood", likelihood), ("vqa", vqa)):
+        out[f"relation_swap_{name}"] = relation_swap(scorer.pairs, pairs)
+        out |= {f"{key}_{name}": value for key, value in binding_swap(scorer.pairs, swaps).items()}
+    out["n"], out["seed"] = n, seed
+    return out
+
