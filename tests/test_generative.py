@@ -207,9 +207,9 @@ def test_suites_run_on_the_generative_model(tiny_dir, tmp_path):
     """Catches a suite that reaches for embeddings a generative model does not have."""
     from vlmaudit.runner import run
 
-    summary = run([f"builtin:{tiny_dir / 'patch'}"], ["composition", "spatial", "transforms"], ["scenes?n=12"],
+    summary = run([f"builtin:{tiny_dir / 'patch'}"], ["composition", "spatial", "transforms"], ["scenes?n=8"],
                   out=tmp_path / "r", cache_dir=None, progress=False,
-                  options={"transforms": {"n_images": 6, "n_boot": 50}, "composition": {"n_boot": 50},
+                  options={"transforms": {"n_images": 4, "n_boot": 50, "transforms": "rotate_90,blur,hflip"}, "composition": {"n_boot": 50},
                            "spatial": {"n_boot": 50}})
     suites = {unit["suite"]: unit for unit in summary.units}
     assert set(suites) == {"composition", "spatial", "transforms"}
