@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from vlmaudit.data.images import memory_image
-from vlmaudit.data.scenes import generate_scenes, render, scene_ref
+from vlmaudit.data.scenes import generate_scenes, render
 from vlmaudit.engine import Engine
 from vlmaudit.errors import ModelLoadError, SpecError
 from vlmaudit.models import load_model
@@ -75,7 +75,7 @@ QUERIES = [
 
 
 def test_logprobs_match_an_uncached_full_forward(tiny, images):
-    """Catches an off-by-one at the prompt/answer boundary, a wrong cache position or a scored prompt token."""
+    """Catches an off-by-one at the prompt/answer boundary, a wrong cache position, a scored prompt token."""
     queries = [Query(images[i], prompt, conts) for i, (prompt, conts) in enumerate(QUERIES)]
     queries.append(Query(None, "Describe the image.", ("a red circle",)))  # text only
     for query, scored in zip(queries, tiny.logprobs(queries), strict=True):
@@ -101,7 +101,8 @@ def test_the_image_matters_and_text_only_ignores_it(tiny, images):
     a, b = (tiny.logprobs([Query(img, "Describe the image.", ("a red circle",))])[0][0] for img in images[:2])
     assert np.abs(a - b).max() > 1e-3
     blind = tiny.logprobs([Query(None, "Describe the image.", ("a red circle",))])[0][0]
-    np.testing.assert_allclose(blind, _reference(tiny, None, "Describe the image.", "a red circle"), atol=1e-5)
+    expected = _reference(tiny, None, "Describe the image.", "a red circle")
+    np.testing.assert_allclose(blind, expected, atol=1e-5)
 
 
 def test_cls_ablation_sees_one_token(tiny_dir, images):
@@ -147,19 +148,19 @@ def test_engine_caches_continuations_by_image_prompt_and_text(tiny, images, tmp_
     refs = [memory_image(img) for img in images[:2]]
     engine = Engine(tiny, cache_dir=tmp_path, progress=False)
     prompts = ["Describe the image.", "What shape is this?"]
-    rows = engine.continuation_logprobs([refs[0], refs[0], refs[1]], [None] * 3, [prompts[0], prompts[1], prompts[0]],
-                                        ["a red circle"] * 3)
+    rows = engine.continuation_logprobs([refs[0], refs[0], refs[1]], [None] * 3,
+                                        [prompts[0], prompts[1], prompts[0]], ["a red circle"] * 3)
     assert len({float(v) for v in rows[:, 0]}) == 3 and list(rows[:, 1]) == [3, 3, 3]
     direct = tiny.logprobs([Query(images[0], prompts[0], ("a red circle",))])[0][0]
     assert rows[0, 0] == pytest.approx(float(direct.astype(np.float64).sum()), abs=1e-5)
     again = Engine(tiny, cache_dir=tmp_path, progress=False)
-    np.testing.assert_array_equal(again.continuation_logprobs([refs[0]], [None], [prompts[0]], ["a red circle"]),
-                                  rows[:1])
+    cached = again.continuation_logprobs([refs[0]], [None], [prompts[0]], ["a red circle"])
+    np.testing.assert_array_equal(cached, rows[:1])
     assert again.stats.continuations.cache_hits == 1 and again.stats.continuations.computed == 0
 
 
 def test_scorer_methods_are_what_they_say(tiny, images):
-    """Catches a VQAScore that is not P(answer), a mean that is not per token, or a prior that sees the image."""
+    """Catches a VQAScore that is not P(answer), a mean not per token, or a prior that sees the image."""
     engine = Engine(tiny, cache_dir=None, progress=False)
     refs = [memory_image(img) for img in images[:2]]
     caption = "a red circle left of a blue star"
@@ -199,7 +200,8 @@ def test_gradient_suites_refuse_a_generative_model(tiny_dir, tmp_path):
     from vlmaudit.runner import run
 
     with pytest.raises(SpecError, match="cannot audit"):
-        run([f"builtin:{tiny_dir / 'patch'}"], ["alignment"], out=tmp_path / "r", cache_dir=None, progress=False)
+        run([f"builtin:{tiny_dir / 'patch'}"], ["alignment"], out=tmp_path / "r", cache_dir=None,
+            progress=False)
     assert not (tmp_path / "r" / "summary.json").exists()
 
 
@@ -209,7 +211,8 @@ def test_suites_run_on_the_generative_model(tiny_dir, tmp_path):
 
     summary = run([f"builtin:{tiny_dir / 'patch'}"], ["composition", "spatial", "transforms"], ["scenes?n=8"],
                   out=tmp_path / "r", cache_dir=None, progress=False,
-                  options={"transforms": {"n_images": 4, "n_boot": 50, "transforms": "rotate_90,blur,hflip"}, "composition": {"n_boot": 50},
+                  options={"transforms": {"n_images": 4, "n_boot": 50, "transforms": "rotate_90,blur,hflip"},
+                           "composition": {"n_boot": 50},
                            "spatial": {"n_boot": 50}})
     suites = {unit["suite"]: unit for unit in summary.units}
     assert set(suites) == {"composition", "spatial", "transforms"}

@@ -9,8 +9,8 @@ embedding the family does not have.
 from __future__ import annotations
 
 import pytest
-from hf_generative_fixtures import FAMILIES, build_tiny
 
+from hf_generative_fixtures import FAMILIES, build_tiny
 from vlmaudit.runner import run
 
 OPTIONS = {
