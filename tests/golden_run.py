@@ -48,10 +48,10 @@ def metric_key(metric: dict[str, Any]) -> str:
 
 
 def digest(units: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """unit "suite|data" -> metric key -> the fields a number's reader sees."""
+    """unit "model|suite|data" -> metric key -> the fields a number's reader sees."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for unit in units:
-        table = out.setdefault(f"{unit['suite']}|{unit['data']}", {})
+        table = out.setdefault(f"{unit['model']}|{unit['suite']}|{unit['data']}", {})
         for metric in unit["metrics"]:
             if metric["name"].split("/")[-1] in WALL_CLOCK:
                 continue
@@ -69,7 +69,7 @@ def compare(name: str, units: list[dict[str, Any]], suite: str | None = None) ->
     """
     path = GOLDEN_DIR / f"{name}.json"
     got = json.loads(json.dumps(digest(units)))  # the JSON round trip the results go through
-    mine = (lambda unit: unit.split("|")[0] == suite) if suite else (lambda unit: True)
+    mine = (lambda unit: unit.split("|")[1] == suite) if suite else (lambda unit: True)
     if os.environ.get("VLMAUDIT_UPDATE_GOLDEN") == "1":
         lock = os.open(GOLDEN_DIR, os.O_RDONLY)  # xdist workers merge into one file, one at a time
         try:

@@ -33,5 +33,5 @@ def test_default_audit_matches_golden(tmp_path, suite):
 
 def test_golden_covers_the_default_audit():
     """Catches a suite added to the default audit without its golden numbers."""
-    stored = {unit.split("|")[0] for unit in json.loads((GOLDEN_DIR / "default_audit.json").read_text())}
+    stored = {unit.split("|")[1] for unit in json.loads((GOLDEN_DIR / "default_audit.json").read_text())}
     assert stored == set(default_suites())

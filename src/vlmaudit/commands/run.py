@@ -80,4 +80,6 @@ def run(more_suites, models, suites, data, out, device, dtype, batch_size, seed,
     for name in summary.skipped:  # otherwise "all suites" on a caption manifest looks like a full audit
         accepts = ", ".join(kind.__name__ for kind in SUITES.get(name).accepts)
         click.echo(f"skipped: {name} (none of the --data has the items it needs: {accepts})")
+    for unit in summary.unsupported:
+        click.echo(f"not run: {unit} (the suite does not audit this model family)")
     click.echo(f"results: {summary.out}  ({summary.seconds:.1f} s)")

@@ -23,6 +23,8 @@ from vlmaudit.models.builtin_gen_arch import KV, CaptionDecoder
 from vlmaudit.models.generative import GenerativeModel, Position, Query
 
 CPU = torch.device("cpu")
+MEMO_IMAGES = 4096  # projected image tokens kept per model (~9 kB each at the shipped size)
+CONTINUATION_ROWS = 128  # continuations per forward, sorted by length so padding stays short
 
 
 class BuiltinGenerativeModel(GenerativeModel):
@@ -40,6 +42,7 @@ class BuiltinGenerativeModel(GenerativeModel):
         self.caption_prompt = "Describe the image."
         blob = json.dumps(module.config.to_dict(), sort_keys=True).encode()
         self._config_hash = hashlib.sha256(blob).hexdigest()[:16]
+        self._memo: dict[bytes, torch.Tensor] = {}
 
     def fingerprint_extra(self) -> dict:
         return {"tokenizer": "word", "config_hash": self._config_hash, "tower_hash": self.tower_hash,
@@ -76,14 +79,30 @@ class BuiltinGenerativeModel(GenerativeModel):
                 out += self._logprobs(queries[start : start + chunk])
         return out
 
+    def _visual(self, images: Sequence[Image.Image | None]) -> torch.Tensor:
+        """[N, image_length, width] projected image tokens; zeros for a missing image (masked out).
+
+        Memoised by image content: one scene image is a query of a dozen benchmarks (and of a
+        caption prompt and a question), and the tower + projector are most of a short query's cost.
+        """
+        m = self.module
+        keys = [None if img is None else _content_key(img) for img in images]
+        todo = list(dict.fromkeys(k for k in keys if k is not None and k not in self._memo))
+        if todo:
+            first = {k: images[keys.index(k)] for k in todo}
+            pixels = self.preprocess([first[k] for k in todo]).to(self.dtype)
+            for k, row in zip(todo, m.projector(m.visual_features(pixels)), strict=True):
+                if len(self._memo) >= MEMO_IMAGES:
+                    self._memo.pop(next(iter(self._memo)))
+                self._memo[k] = row
+        blank = torch.zeros(m.config.image_length, m.config.width, dtype=self.dtype, device=self.device)
+        return torch.stack([self._memo[k] if k is not None else blank for k in keys])
+
     def _logprobs(self, queries: Sequence[Query]) -> list[list[np.ndarray]]:
         m, dev, pad = self.module, self.device, self.module.tokenizer.pad_id
         heads = [m.prompt_ids(q.prompt) for q in queries]
         head_ids = _padded(heads, pad, dev)
-        stand_in = Image.new("RGB", (self.preprocessing.image_size,) * 2)
-        images = [q.image if q.image is not None else stand_in for q in queries]
-        pixels = self.preprocess(images).to(self.dtype)
-        visual = m.projector(m.visual_features(pixels))
+        visual = self._visual([q.image for q in queries])
         image_valid = torch.tensor([q.image is not None for q in queries], device=dev)[:, None]
         valid = torch.cat([image_valid.expand(-1, visual.shape[1]), head_ids != pad], dim=1)
         states, cache = m.run(torch.cat([visual, m.embed(head_ids)], dim=1), 0, valid)
@@ -94,20 +113,27 @@ class BuiltinGenerativeModel(GenerativeModel):
             for text in query.continuations:
                 owner.append(qi)
                 conts.append(m.word_ids(text)[:room])
+        scored: list[np.ndarray | None] = [None] * len(conts)
+        order = sorted(range(len(conts)), key=lambda r: len(conts[r]))  # similar lengths pad together
+        for start in range(0, len(order), CONTINUATION_ROWS):
+            group = order[start : start + CONTINUATION_ROWS]
+            if not max(len(conts[r]) for r in group):
+                for r in group:
+                    scored[r] = np.zeros(0, dtype=np.float32)
+                continue
+            rows = torch.tensor([owner[r] for r in group], device=dev)
+            first = m.logits(states[rows, ends[rows] - 1])  # the <sep> state predicts the first answer token
+            ids = _padded([conts[r] for r in group], pad, dev)
+            past = [(key[rows], value[rows]) for key, value in cache]
+            mask = torch.cat([valid[rows], ids != pad], dim=1)
+            cont_states, _ = m.run(m.embed(ids), ends[rows], mask, past)
+            logits = torch.cat([first[:, None], m.logits(cont_states[:, :-1])], dim=1)  # j predicts j + 1
+            logp = logits.float().log_softmax(-1).gather(2, ids[..., None])[..., 0].cpu().numpy()
+            for i, r in enumerate(group):
+                scored[r] = logp[i, : len(conts[r])].astype(np.float32)
         result: list[list[np.ndarray]] = [[] for _ in queries]
-        if not conts:
-            return result
-        rows = torch.tensor(owner, device=dev)
-        first = m.logits(states[rows, ends[rows] - 1])  # the <sep> state predicts the first answer token
-        if max(map(len, conts)) == 0:
-            return [[np.zeros(0, dtype=np.float32) for _ in q.continuations] for q in queries]
-        ids = _padded(conts, pad, dev)
-        past = [(key[rows], value[rows]) for key, value in cache]
-        cont_states, _ = m.run(m.embed(ids), ends[rows], torch.cat([valid[rows], ids != pad], dim=1), past)
-        logits = torch.cat([first[:, None], m.logits(cont_states[:, :-1])], dim=1)  # token j predicts j + 1
-        logp = logits.float().log_softmax(-1).gather(2, ids[..., None])[..., 0].cpu().numpy()
-        for r, (qi, row) in enumerate(zip(owner, conts, strict=True)):
-            result[qi].append(logp[r, : len(row)].astype(np.float32))
+        for qi, logp in zip(owner, scored, strict=True):
+            result[qi].append(logp)
         return result
 
     def generate(self, images: Sequence[Image.Image | None], prompts: Sequence[str],
@@ -177,3 +203,7 @@ def _padded(rows: Sequence[Sequence[int]], pad: int, device: torch.device) -> to
     for r, row in enumerate(rows):
         out[r, : len(row)] = torch.tensor(list(row), dtype=torch.long, device=device)
     return out
+
+
+def _content_key(image: Image.Image) -> bytes:
+    return hashlib.sha1(image.tobytes() + repr((image.size, image.mode)).encode()).digest()

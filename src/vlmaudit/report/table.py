@@ -46,7 +46,40 @@ def markdown_table(payloads: list[dict[str, Any]]) -> str:
     rows = [row for p in payloads for row in headline_rows(p)]
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(row[c] for c in COLUMNS) + " |" for row in rows]
+    comparison = models_table(payloads)
+    if comparison:
+        header = ["suite / data", "metric", "chance", *comparison["models"]]
+        lines += ["", "Models side by side (value [95% CI]; same items for every model):", "",
+                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join([row["unit"], row["metric"], row["chance"], *row["values"]]) + " |"
+                  for row in comparison["rows"]]
     return "\n".join(lines) + "\n"
+
+
+def models_table(payloads: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The headline metrics of every (suite, data) that two or more models ran, one column per model:
+    the comparison the default audit prints (the built-in CLIP vs the generative model on the same
+    tower vs its [CLS]-only ablation). None when fewer than two models ran a unit in common."""
+    models = list(dict.fromkeys(p["model"] for p in payloads))
+    units: dict[tuple[str, str], dict[str, dict]] = {}
+    for p in payloads:
+        units.setdefault((p["suite"], p["data"]), {})[p["model"]] = p
+    shared = {unit: by_model for unit, by_model in units.items() if len(by_model) > 1}
+    if len(models) < 2 or not shared:
+        return None
+    rows = []
+    for (suite, data), by_model in shared.items():
+        first = next(iter(by_model.values()))
+        metrics = {model: {_key(m): m for m in p["metrics"]} for model, p in by_model.items()}
+        for key in first.get("headline") or []:
+            cells = []
+            for model in models:
+                m = metrics.get(model, {}).get(key)
+                cells.append("" if m is None else
+                             f"{_fmt(m['value'])} [{_fmt(m.get('ci_low'), 2)}, {_fmt(m.get('ci_high'), 2)}]")
+            chance = next((m["chance"] for table in metrics.values() if (m := table.get(key))), None)
+            rows.append({"unit": f"{suite} / {data}", "metric": key, "chance": _fmt(chance), "values": cells})
+    return {"models": models, "rows": rows}
 
 
 def strongest_blind(baselines: dict[str, float] | None) -> str:
@@ -84,6 +117,16 @@ def print_table(payloads: list[dict[str, Any]]) -> None:
             extra = {"best blind": strongest_blind(baselines.get(metric)),
                      "bow-tied": _fmt((baselines.get(metric) or {}).get("bow_equivalent"))}
             table.add_row(*(extra[c] if c in extra else row[c] for c in TERMINAL_COLUMNS))
+        console.print(table)
+    comparison = models_table(payloads)
+    if comparison:
+        table = Table(title="models side by side (value [95% CI], the same items for every model)",
+                      title_justify="left")
+        for column in ("unit", "metric", "chance", *comparison["models"]):
+            justify = "left" if column in ("unit", "metric") else "right"
+            table.add_column(column, overflow="fold", justify=justify)
+        for row in comparison["rows"]:
+            table.add_row(row["unit"], row["metric"], row["chance"], *row["values"])
         console.print(table)
     flags = sorted({f for p in payloads for f in p.get("flags", [])})
     for flag in flags:

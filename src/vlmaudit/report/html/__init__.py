@@ -85,12 +85,15 @@ def render_report(run_dir: str | Path) -> str:
         for table in section["tables"]:
             table["packed"] = pack_rows(table["rows"], strings)
     config = run_dir / "config.json"
+    from vlmaudit.report.table import models_table
+
+    comparison = models_table([read_results(u) for u in units])
     page = _environment().get_template("report.html.j2").render(
         title=f"vlmaudit report: {run_dir.name}", run_dir=str(run_dir), generated=now(),
         sections=sections, flag_kinds=FLAG_KINDS, outcomes=OUTCOMES,
         config=json.loads(config.read_text()) if config.is_file() else None,
         environment=_shared_provenance(sections), thumbs=thumbs.made, strings=strings.values,
-        thumb_cap=THUMBNAILS,
+        thumb_cap=THUMBNAILS, comparison=comparison,
     )
     return page
 
