@@ -35,7 +35,8 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report") / "run"
-    vlmaudit.run(data=["scenes?n=20"], options=SMALL, cache_dir=None, progress=False, out=out)
+    vlmaudit.run(["builtin:scenes"], data=["scenes?n=20"], options=SMALL, cache_dir=None, progress=False,
+                 out=out)
     return out
 
 

@@ -18,7 +18,7 @@ from vlmaudit.atomic import json_default, write_json_atomic, write_text_atomic
 from vlmaudit.data.source import DataSource, open_data, parse_data_spec
 from vlmaudit.engine import Engine
 from vlmaudit.errors import SpecError
-from vlmaudit.models import DEFAULT_MODEL, load_model, parse_device, parse_dtype
+from vlmaudit.models import DEFAULT_MODELS, load_model, parse_device, parse_dtype
 from vlmaudit.models._loading import library_progress
 from vlmaudit.registry import SUITES, default_suites
 from vlmaudit.report.provenance import environment, now
@@ -89,7 +89,7 @@ def run(
         options = {name: {**stored["suite_configs"].get(name, {}), **options.get(name, {})}
                    for name in dict.fromkeys([*stored["suite_configs"], *options])}
     # a name given twice is one unit, not two (dict keeps the user's order)
-    models = list(dict.fromkeys(models)) or [DEFAULT_MODEL]
+    models = list(dict.fromkeys(models)) or list(DEFAULT_MODELS)
     model_specs = {text: ModelSpec.parse(text) for text in models}  # a typo fails before any file exists
     data = _distinct_data(data)
     suite_names = list(dict.fromkeys(suites)) or default_suites()

@@ -10,6 +10,9 @@ from vlmaudit.registry import MODEL_BACKENDS
 from vlmaudit.specs import ModelSpec
 
 DEFAULT_MODEL = "builtin:scenes"
+# `vlmaudit run` with no --model: the built-in CLIP, the generative model on its frozen image tower,
+# and that model's [CLS]-only ablation (Li et al.): "same vision encoder" as one command
+DEFAULT_MODELS = ("builtin:scenes", "builtin:scenes-gen", "builtin:scenes-gen-cls")
 
 _DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
            "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
@@ -45,4 +48,5 @@ def load_model(spec: str | ModelSpec = DEFAULT_MODEL, *, device: str = "cpu",
     return MODEL_BACKENDS.get(spec.backend)(spec.rest, device=parse_device(device), dtype=parse_dtype(dtype))
 
 
-__all__ = ["DEFAULT_MODEL", "ImageTextModel", "Preprocessing", "load_model", "parse_device", "parse_dtype"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_MODELS", "ImageTextModel", "Preprocessing", "load_model", "parse_device",
+           "parse_dtype"]

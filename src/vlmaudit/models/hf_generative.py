@@ -171,8 +171,23 @@ class HFGenerativeModel(GenerativeModel):
                     raise ScoringBoundaryError(f"model {self.spec!r}: PaliGemma suffix did not end in <eos>")
             full = [row[:-1] for row in full]  # the appended <eos> is not part of the continuation
         else:
-            texts = [prompt + self.fam.sep + c for c in conts]
-            full = _rows(self._encode(texts, [query.image] * len(conts)))
+            # Text-level ids: the processor only expands the image placeholder inside the prompt, so
+            # the continuation's ids are the tail of prompt + continuation tokenised without the image
+            # (one image preprocessing per query, not one per continuation); the prefix check runs on
+            # the text-level ids, where a merge across the boundary would show.
+            texts = [prompt] + [prompt + self.fam.sep + c for c in conts]
+            template_bos = bool(self.chat_template and self.tokenizer.bos_token
+                                and prompt.startswith(self.tokenizer.bos_token))
+            plain = self.tokenizer(texts, add_special_tokens=not template_bos)["input_ids"]
+            out = []
+            for cont, row in zip(conts, plain[1:], strict=True):
+                if row[: len(plain[0])] != plain[0]:
+                    raise ScoringBoundaryError(
+                        f"model {self.spec!r}: the prompt's tokens are not a prefix of prompt + continuation "
+                        f"{cont!r} (the continuation merges with the prompt's last token); cannot score it "
+                        "exactly")
+                out.append(list(row[len(plain[0]):]))
+            return _Scored(prompt_ids, out)
         out = []
         for cont, row in zip(conts, full, strict=True):
             if row[: len(prompt_ids)] != prompt_ids:
