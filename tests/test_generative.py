@@ -223,3 +223,22 @@ def test_suites_run_on_the_generative_model(tiny_dir, tmp_path):
     assert "text_prior" in blind_names
     provenance = suites["composition"]["provenance"]
     assert provenance["scorer"]["method"] == "likelihood" and provenance["model"]["family"] == "generative"
+
+
+def test_default_audit_plans_compare_families_on_the_same_items(tiny_dir):
+    """Catches a default audit that runs a generative model on data the CLIP did not see (no paired
+    comparison), or on the gradient suites it cannot audit."""
+    from vlmaudit.registry import SUITES, default_suites
+    from vlmaudit.runner import _default_audit_plans
+
+    specs = {text: ModelSpec.parse(text) for text in ("builtin:scenes", f"builtin:{tiny_dir / 'patch'}")}
+    suites = {name: SUITES.get(name) for name in default_suites()}
+    plan = {name: list(suite.default_data) for name, suite in suites.items()}
+    plans = _default_audit_plans(specs, suites, plan)
+    dual, gen = plans["builtin:scenes"], plans[f"builtin:{tiny_dir / 'patch'}"]
+    assert set(dual) == set(default_suites()) and set(gen) == {"composition", "spatial", "transforms"}
+    for name, data in gen.items():
+        assert set(data) <= set(dual[name]), name  # every generative unit has its dual twin
+    assert dual["alignment"] == ["scenes"] and gen["transforms"] == ["scenes?n=50"]
+    only_dual = _default_audit_plans({"builtin:scenes": specs["builtin:scenes"]}, suites, plan)
+    assert only_dual["builtin:scenes"] == plan  # no generative model: the plan is the suites' own

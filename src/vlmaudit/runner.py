@@ -18,7 +18,7 @@ from vlmaudit.atomic import json_default, write_json_atomic, write_text_atomic
 from vlmaudit.data.source import DataSource, open_data, parse_data_spec
 from vlmaudit.engine import Engine
 from vlmaudit.errors import SpecError
-from vlmaudit.models import DEFAULT_MODELS, load_model, parse_device, parse_dtype
+from vlmaudit.models import DEFAULT_MODELS, load_model, model_family, parse_device, parse_dtype
 from vlmaudit.models._loading import library_progress
 from vlmaudit.registry import SUITES, default_suites
 from vlmaudit.report.provenance import environment, now
@@ -88,6 +88,8 @@ def run(
         models, suites = [*stored["models"], *models], [*stored["suites"], *suites]
         options = {name: {**stored["suite_configs"].get(name, {}), **options.get(name, {})}
                    for name in dict.fromkeys([*stored["suite_configs"], *options])}
+    # `vlmaudit run` with nothing given: each model family on its own plan (see _default_audit_plans)
+    default_audit = not (models or suites or data or options) and not extend
     # a name given twice is one unit, not two (dict keeps the user's order)
     models = list(dict.fromkeys(models)) or list(DEFAULT_MODELS)
     model_specs = {text: ModelSpec.parse(text) for text in models}  # a typo fails before any file exists
@@ -101,11 +103,26 @@ def run(
     out_dir = Path(out) if out is not None else default_out_dir(models)
     sources: dict[str, DataSource] = {text: open_data(text) for text in data}
     plan = _plan(suite_objs, data, sources, required=given_suites, stored=stored_plan)
-    for texts in plan.values():
-        for text in texts:
-            if text not in sources:
-                sources[text] = open_data(text)
+    plans = {spec: plan for spec in models}  # model -> suite -> data
+    if default_audit:
+        plans = _default_audit_plans(model_specs, suite_objs, plan)
+    elif extend:
+        plans |= {spec: stored_one for spec, stored_one in stored.get("plans", {}).items() if spec in plans}
+    for one in plans.values():
+        for texts in one.values():
+            for text in texts:
+                if text not in sources:
+                    sources[text] = open_data(text)
 
+    families = {spec: model_family(parsed) for spec, parsed in model_specs.items()}
+    for spec, family in families.items():  # before the run directory exists: nothing half-written
+        if model_specs[spec].options and family != "generative":
+            raise SpecError(f"{spec}: scoring options {sorted(dict(model_specs[spec].options))} apply to "
+                            "generative models only")
+        for name in given_suites:
+            if family not in suite_objs[name].families:
+                raise SpecError(f"suite {name!r} cannot audit {spec} (a {family} model; it supports "
+                                f"{', '.join(suite_objs[name].families)} models)")
     if data and not any(plan.values()):
         kinds = ", ".join(sorted({sources[text].kind for text in data}))
         raise SpecError(f"no suite of {suite_names} accepts the data given ({kinds})")
@@ -116,7 +133,10 @@ def run(
     rundir = RunDirectory(out_dir, resume=resume)
     env = environment()
     config_record = {
-        "models": models, "suites": suite_names, "data": {s: plan[s] for s in suite_names},
+        "models": models, "suites": suite_names,
+        "data": {s: list(dict.fromkeys(d for one in plans.values() for d in one.get(s, [])))
+                 for s in suite_names},
+        "plans": plans,
         "device": device, "dtype": dtype, "batch_size": batch_size, "seed": seed,
         "suite_configs": {name: cfg.model_dump() for name, cfg in configs.items()},
         "cache_dir": str(cache_dir), "resume": resume,
@@ -126,9 +146,9 @@ def run(
     manifest_path = out_dir / "progress.json"
 
     for spec in models:
-        todo = [(s, d) for s in suite_names for d in plan[s] if not rundir.is_done(spec, s, d)]
+        todo = [(s, d) for s in suite_names for d in plans[spec].get(s, []) if not rundir.is_done(spec, s, d)]
         for s in suite_names:
-            for d in plan[s]:
+            for d in plans[spec].get(s, []):
                 if rundir.is_done(spec, s, d):
                     _record(summary, rundir.load(spec, s, d), manifest_path, on_unit)
         if not todo:
@@ -141,9 +161,6 @@ def run(
         family = getattr(model, "family", "dual")
         for name in dict.fromkeys(s for s, _ in todo):
             if family not in suite_objs[name].families:
-                if name in given_suites:
-                    raise SpecError(f"suite {name!r} cannot audit {spec} (a {family} model; it supports "
-                                    f"{', '.join(suite_objs[name].families)} models)")
                 summary.unsupported.append(f"{spec} / {name}")
         todo = [(s, d) for s, d in todo if family in suite_objs[s].families]
         for suite_name, data_text in todo:
@@ -278,6 +295,26 @@ def _plan(suites: dict[str, Any], data: list[str], sources: dict[str, DataSource
             wants = ", ".join(kind.__name__ for kind in suite.accepts)
             raise SpecError(f"suite {name!r} needs {wants} items, but the data given is {kinds}")
     return plan
+
+
+def _default_audit_plans(model_specs: dict[str, ModelSpec], suites: dict[str, Any],
+                         plan: dict[str, list[str]]) -> dict[str, dict[str, list[str]]]:
+    """The default audit's plan per model: the dual encoder runs every suite on its default data;
+    when a generative model is among the models, the suites that audit both families also run on
+    their `comparison_data` (smaller: a generative model scores every option with a decoder pass),
+    for every model, so the families are compared on the same items."""
+    families = {spec: model_family(parsed) for spec, parsed in model_specs.items()}
+    compared = "generative" in families.values()
+    plans: dict[str, dict[str, list[str]]] = {}
+    for spec, family in families.items():
+        one: dict[str, list[str]] = {}
+        for name, suite in suites.items():
+            shared = list(suite.comparison_data) if compared and family in suite.families else []
+            own = plan[name] if family == "dual" else []
+            if data := list(dict.fromkeys([*own, *shared])):
+                one[name] = data
+        plans[spec] = one
+    return plans
 
 
 def _single(results: list[SuiteResult] | SuiteResult, suite: str, data: str) -> SuiteResult:

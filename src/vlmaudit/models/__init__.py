@@ -48,5 +48,22 @@ def load_model(spec: str | ModelSpec = DEFAULT_MODEL, *, device: str = "cpu",
     return MODEL_BACKENDS.get(spec.backend)(spec.rest, device=parse_device(device), dtype=parse_dtype(dtype))
 
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_MODELS", "ImageTextModel", "Preprocessing", "load_model", "parse_device",
-           "parse_dtype"]
+def model_family(spec: ModelSpec) -> str:
+    """"dual" or "generative", known from the spec and its files without loading weights."""
+    if spec.backend == "hfgen":
+        return "generative"
+    if spec.backend == "hf":
+        from vlmaudit.models.hf_generative import is_generative_dir
+
+        return "generative" if is_generative_dir(spec.rest) else "dual"
+    if spec.backend == "builtin":
+        import json
+
+        from vlmaudit.models.builtin import resolve
+
+        return json.loads(resolve(spec.rest)[1].read_text()).get("family", "dual")
+    return "dual"
+
+
+__all__ = ["DEFAULT_MODEL", "DEFAULT_MODELS", "ImageTextModel", "Preprocessing", "load_model", "model_family",
+           "parse_device", "parse_dtype"]

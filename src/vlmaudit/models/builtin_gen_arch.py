@@ -37,6 +37,9 @@ class GenerativeConfig:
     vocab: tuple[str, ...]
     tower: dict  # DualEncoderConfig.to_dict() of the frozen tower's model
     image_input: ImageInput = "patch"
+    # which of the tower's token maps: "final" (after its transformer block and LayerNorm) or "stem"
+    # (the conv grid + position embeddings, before the block: strictly local features)
+    tower_layer: Literal["final", "stem"] = "final"
     merge: int = 2  # patch input: k x k neighbouring grid tokens concatenated into one (pixel shuffle)
     context: int = 48  # prompt + answer word tokens, specials included
     width: int = 128
@@ -47,6 +50,8 @@ class GenerativeConfig:
     def __post_init__(self) -> None:
         if self.image_input not in ("patch", "cls"):
             raise ValueError(f"image_input must be 'patch' or 'cls', got {self.image_input!r}")
+        if self.tower_layer not in ("final", "stem"):
+            raise ValueError(f"tower_layer must be 'final' or 'stem', got {self.tower_layer!r}")
         if self.tower_config.grid % self.merge:
             raise ValueError(f"merge {self.merge} does not divide the tower grid {self.tower_config.grid}")
 
@@ -137,7 +142,12 @@ class CaptionDecoder(nn.Module):
         patch: CLS, then the grid with each k x k block of tokens concatenated (Idefics3's pixel
         shuffle: every number of the 8x8 grid is kept, in a 4x4 sequence at k = 2); cls: CLS only.
         """
-        tokens = self.tower.tokens((pixels.to(self.mean.dtype) - self.mean) / self.std)
+        x = (pixels.to(self.mean.dtype) - self.mean) / self.std
+        if self.config.tower_layer == "final":
+            tokens = self.tower.tokens(x)
+        else:
+            grid = self.tower.stem(x).flatten(2).transpose(1, 2)
+            tokens = torch.cat([self.tower.cls.expand(grid.shape[0], -1, -1), grid], dim=1) + self.tower.pos
         if self.config.image_input == "cls":
             return tokens[:, :1]
         n, _, c = tokens.shape

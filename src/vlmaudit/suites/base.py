@@ -67,6 +67,8 @@ class Suite(ABC):
     accepts: tuple[type, ...] = ()  # item types (vlmaudit.data.items); a source yielding any fits
     # model families it can audit: "dual" (embeddings, gradients) and/or "generative" (scores on the seam)
     families: tuple[str, ...] = ("dual",)
+    # data on which the default audit compares the model families (every model, the same items)
+    comparison_data: tuple[str, ...] = ()
 
     def check(self, config: Any) -> None:  # noqa: B027 (optional hook; most Configs validate themselves)
         """Raise SpecError for what a Config's own validation cannot express, before any file is written."""

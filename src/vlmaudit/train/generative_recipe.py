@@ -38,6 +38,7 @@ PRESETS: dict[str, dict] = {"scenes": {}, "tiny": {"width": 32, "depth": 1, "hea
 class GenerativeRecipe:
     tower: str = "scenes"  # the builtin dual encoder whose image tower is reused, frozen
     image_input: str = "patch"  # "cls": the [CLS]-only ablation
+    tower_layer: str = "final"  # "stem": the tower's local conv tokens instead of its final ones
     preset: str = "scenes"
     steps: int = 3000
     batch_size: int = 128
@@ -71,7 +72,8 @@ def tower_state(name: str) -> tuple[dict, dict[str, torch.Tensor], str]:
 def build_model(recipe: GenerativeRecipe) -> tuple[CaptionDecoder, str]:
     arch, state, digest = tower_state(recipe.tower)
     config = GenerativeConfig(vocab=tuple(dict.fromkeys([*VOCABULARY, *PROMPT_WORDS])), tower=arch,
-                              image_input=recipe.image_input, **PRESETS[recipe.preset])  # type: ignore[arg-type]
+                              image_input=recipe.image_input, tower_layer=recipe.tower_layer,
+                              **PRESETS[recipe.preset])  # type: ignore[arg-type]
     torch.manual_seed(recipe.seed)
     model = CaptionDecoder(config)
     model.tower.load_state_dict(state)
@@ -175,6 +177,8 @@ def command_line(recipe: GenerativeRecipe, threads: int) -> str:
     args = f"--steps {recipe.steps} --seed {recipe.seed} --batch-size {recipe.batch_size} --threads {threads}"
     if recipe.image_input != "patch":
         args += f" --image-input {recipe.image_input}"
+    if recipe.tower_layer != "final":
+        args += f" --tower-layer {recipe.tower_layer}"
     if recipe.preset != "scenes":
         args += f" --preset {recipe.preset}"
     return f"vlmaudit train generative {args}"

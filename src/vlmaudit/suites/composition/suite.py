@@ -190,6 +190,7 @@ class CompositionSuite(Suite):
     default_data = ("scenes",)
     accepts = (CaptionChoice,)
     families = ("dual", "generative")
+    comparison_data = ("scenes",)
 
     def evaluate(self, ctx: RunContext, data: DataSource, config: Config) -> Evaluation:
         return _evaluate(ctx, data, config)

@@ -73,6 +73,7 @@ class SpatialSuite(Suite):
     default_data = ("scenes",)
     accepts = (SpatialChoice, WinogroundGroup, ImagePair)
     families = ("dual", "generative")
+    comparison_data = ("scenes",)
 
     def evaluate(self, ctx: RunContext, data: DataSource, config: Config) -> Evaluation:
         scorer = ctx.scorer.with_score_dtype(config.score_dtype)

@@ -305,6 +305,7 @@ class TransformsSuite(Suite):
     default_data = ("scenes",)
     accepts = (ImageCaptions,)
     families = ("dual", "generative")
+    comparison_data = ("scenes?n=50",)  # K x K decoder-scored options per image: 50 images, not 500
 
     def check(self, config: Config) -> None:
         configured_transforms(config)  # reads the catalogue (a user file too) before the run directory exists
