@@ -32,6 +32,15 @@ def test_default_audit_matches_golden(tmp_path, suite):
 
 
 def test_golden_covers_the_default_audit():
-    """Catches a suite added to the default audit without its golden numbers."""
-    stored = {unit.split("|")[1] for unit in json.loads((GOLDEN_DIR / "default_audit.json").read_text())}
-    assert stored == set(default_suites())
+    """Catches a suite or a model added to the default audit without its golden numbers."""
+    from vlmaudit.models import DEFAULT_MODELS
+    from vlmaudit.registry import SUITES
+    from vlmaudit.runner import _default_audit_plans
+    from vlmaudit.specs import ModelSpec
+
+    suites = {name: SUITES.get(name) for name in default_suites()}
+    plans = _default_audit_plans({m: ModelSpec.parse(m) for m in DEFAULT_MODELS}, suites,
+                                 {name: list(suite.default_data) for name, suite in suites.items()})
+    expected = {f"{model}|{suite}|{data}" for model, plan in plans.items() for suite, datas in plan.items()
+                for data in datas}
+    assert set(json.loads((GOLDEN_DIR / "default_audit.json").read_text())) == expected

@@ -180,6 +180,8 @@ def _before_after(base: str, weights: Path, out: Path, n: int) -> None:
 @click.option("--tower-layer", type=click.Choice(["final", "stem"]), default="final", show_default=True,
               help="The tower's token map the decoder reads: after its transformer block, or the local conv "
                    "grid before it.")
+@click.option("--relation-weight", type=float, default=1.0, show_default=True,
+              help="Loss weight of relation-word targets (left/right/above/below); 1: plain next-token loss.")
 @click.option("--steps", type=int, default=2000, show_default=True, help="Optimizer steps.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Init + instruction stream seed (1234 is the held-out stream and is refused).")
@@ -196,13 +198,15 @@ def _before_after(base: str, weights: Path, out: Path, n: int) -> None:
               help="Held-out scenes per evaluation set (0 skips evaluation).")
 @click.option("--install", is_flag=True, help="Copy the result into the package (builtin:scenes-gen[-cls]).")
 @click.option("--progress/--no-progress", default=True)
-def generative(image_input: str, tower_layer: str, steps: int, seed: int, batch_size: int, lr: float,
-               preset: str, threads: int, out: Path | None, eval_n: int, install: bool,
+def generative(image_input: str, tower_layer: str, relation_weight: float, steps: int, seed: int,
+               batch_size: int, lr: float, preset: str, threads: int, out: Path | None, eval_n: int,
+               install: bool,
                progress: bool) -> None:
     """Train the built-in generative model on builtin:scenes's frozen image tower (LLaVA-style)."""
     from vlmaudit.train.generative_recipe import SHIPPED, WEIGHTS_DIR, GenerativeRecipe, train_generative
 
-    recipe = GenerativeRecipe(image_input=image_input, tower_layer=tower_layer, preset=preset, steps=steps,
+    recipe = GenerativeRecipe(image_input=image_input, tower_layer=tower_layer,
+                              relation_weight=relation_weight, preset=preset, steps=steps,
                               batch_size=batch_size, seed=seed, lr=lr)
     out = out or Path("runs") / f"train-generative-{image_input}-seed{seed}-steps{steps}"
     digest, path = train_generative(recipe, out, threads=threads, progress=progress)
