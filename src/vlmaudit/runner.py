@@ -145,6 +145,7 @@ def run(
     summary = RunSummary(out=out_dir, skipped=[name for name in suite_names if not plan[name]])
     manifest_path = out_dir / "progress.json"
 
+    loaded: dict[str, tuple[Any, Engine]] = {}  # the last model loaded (specs of one model are adjacent)
     for spec in models:
         todo = [(s, d) for s in suite_names for d in plans[spec].get(s, []) if not rundir.is_done(spec, s, d)]
         for s in suite_names:
@@ -153,9 +154,13 @@ def run(
                     _record(summary, rundir.load(spec, s, d), manifest_path, on_unit)
         if not todo:
             continue
-        with library_progress(progress):
-            model = load_model(model_specs[spec], device=device, dtype=dtype)
-        engine = Engine(model, batch_size=batch_size, progress=progress, cache_dir=_cache_arg(cache_dir))
+        weights = f"{model_specs[spec].backend}:{model_specs[spec].rest}"  # the spec without scoring options
+        if weights not in loaded:  # `M` and `M?normalize=mean` share one model and one engine's memory
+            with library_progress(progress):
+                model = load_model(model_specs[spec], device=device, dtype=dtype)
+            loaded = {weights: (model, Engine(model, batch_size=batch_size, progress=progress,
+                                              cache_dir=_cache_arg(cache_dir)))}
+        model, engine = loaded[weights]
         scorer = scorer_for(model, engine, dict(model_specs[spec].options))
         ctx = RunContext(model=model, engine=engine, scorer=scorer, seed=seed, progress=progress)
         family = getattr(model, "family", "dual")

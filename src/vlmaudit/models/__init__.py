@@ -10,9 +10,11 @@ from vlmaudit.registry import MODEL_BACKENDS
 from vlmaudit.specs import ModelSpec
 
 DEFAULT_MODEL = "builtin:scenes"
-# `vlmaudit run` with no --model: the built-in CLIP, the generative model on its frozen image tower,
-# and that model's [CLS]-only ablation (Li et al.): "same vision encoder" as one command
-DEFAULT_MODELS = ("builtin:scenes", "builtin:scenes-gen", "builtin:scenes-gen-cls")
+# `vlmaudit run` with no --model: the built-in CLIP, the generative model on its frozen image tower
+# (caption log-likelihood summed, and per token: both normalisations, one model loaded), and its
+# [CLS]-only ablation (Li et al.): "same vision encoder" as one command
+DEFAULT_MODELS = ("builtin:scenes", "builtin:scenes-gen", "builtin:scenes-gen?normalize=mean",
+                  "builtin:scenes-gen-cls")
 
 _DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
            "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
