@@ -91,11 +91,17 @@ def run(
     # `vlmaudit run` with nothing given: each model family on its own plan (see _default_audit_plans)
     default_audit = not (models or suites or data or options) and not extend
     # a name given twice is one unit, not two (dict keeps the user's order)
+    explicit = bool(models)  # the user's (or the resumed run's) models, not the defaults
     models = list(dict.fromkeys(models)) or list(DEFAULT_MODELS)
     model_specs = {text: ModelSpec.parse(text) for text in models}  # a typo fails before any file exists
     data = _distinct_data(data)
     suite_names = list(dict.fromkeys(suites)) or default_suites()
     suite_objs = {name: SUITES.get(name) for name in suite_names}
+    families = {spec: model_family(parsed) for spec, parsed in model_specs.items()}
+    if not explicit:  # `vlmaudit run alignment`: the default models that can run it, not an error
+        models = [m for m in models if any(families[m] in suite_objs[s].families for s in suite_names)]
+        model_specs = {m: model_specs[m] for m in models}
+        families = {m: families[m] for m in models}
     _reject_unknown_option_suites(options, suite_names)
     configs = {name: _suite_config(obj, options.get(name, {}), seed) for name, obj in suite_objs.items()}
 
@@ -114,12 +120,11 @@ def run(
                 if text not in sources:
                     sources[text] = open_data(text)
 
-    families = {spec: model_family(parsed) for spec, parsed in model_specs.items()}
     for spec, family in families.items():  # before the run directory exists: nothing half-written
         if model_specs[spec].options and family != "generative":
             raise SpecError(f"{spec}: scoring options {sorted(dict(model_specs[spec].options))} apply to "
                             "generative models only")
-        for name in given_suites:
+        for name in given_suites if explicit else ():
             if family not in suite_objs[name].families:
                 raise SpecError(f"suite {name!r} cannot audit {spec} (a {family} model; it supports "
                                 f"{', '.join(suite_objs[name].families)} models)")
