@@ -242,3 +242,33 @@ def test_default_audit_plans_compare_families_on_the_same_items(tiny_dir):
     assert dual["alignment"] == ["scenes"] and gen["transforms"] == ["scenes?n=50"]
     only_dual = _default_audit_plans({"builtin:scenes": specs["builtin:scenes"]}, suites, plan)
     assert only_dual["builtin:scenes"] == plan  # no generative model: the plan is the suites' own
+
+
+def test_relation_weighted_loss_against_a_hand_computed_mean():
+    """Catches a relation weight applied to the wrong targets, or a mean that ignores the weights."""
+    import torch.nn.functional as F
+
+    from vlmaudit.train.generative_recipe import weighted_loss
+
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 4, 9, generator=generator)
+    targets = torch.tensor([[1, 5, 2, -100], [5, -100, -100, -100]])
+    relation = torch.tensor([5])
+    plain = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+    assert weighted_loss(logits, targets, relation, 1.0).item() == pytest.approx(plain.item(), rel=1e-6)
+    each = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="none")
+    w = torch.tensor([1, 3, 1, 0, 3, 0, 0, 0], dtype=torch.float)
+    expected = (each * w).sum() / w.sum()
+    assert weighted_loss(logits, targets, relation, 3.0).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_stem_tokens_are_the_towers_local_grid(images):
+    """Catches the stem variant reading the tower's final (globally mixed) tokens after all."""
+    stem, _ = build_model(GenerativeRecipe(preset="tiny", tower_layer="stem"))
+    final, _ = build_model(GenerativeRecipe(preset="tiny"))
+    pixels = load_model("builtin:scenes").preprocess(images[:1])
+    a, b = stem.visual_features(pixels), final.visual_features(pixels)
+    assert a.shape == b.shape and not torch.allclose(a, b)
+    x = (pixels - stem.mean) / stem.std
+    grid = stem.tower.stem(x).flatten(2).transpose(1, 2) + stem.tower.pos[:, 1:]
+    torch.testing.assert_close(a[0, 1, :128], grid[0, 0])  # first merged block starts with grid cell (0, 0)
