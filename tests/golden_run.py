@@ -28,6 +28,7 @@ FIELDS = ("value", "n", "chance", "ci_low", "ci_high", "tie_rate", "baselines")
 # A small audit: the default suites on few scenes, sizes set explicitly so that the items stay the
 # same whatever the suites derive from the source's n.
 SMALL_AUDIT: dict[str, Any] = {
+    "models": ["builtin:scenes"],
     "data": ["scenes?n=40"],
     "options": {
         "transforms": {"n_images": 40, "n_boot": 200},
@@ -36,6 +37,20 @@ SMALL_AUDIT: dict[str, Any] = {
         "alignment": {"n_images": 6, "steps": 20, "sweep": [2.0, 8.0], "sweep_steps": 10, "n_boot": 200},
         "linearity": {"n_images": 4, "samples": 40, "sigmas": [0.01, 0.1], "k": 4, "attack_steps": 20,
                       "detector_copies": 4, "n_boot": 200},
+    },
+}
+
+
+# The generative models on the suites that audit them: few images for transforms (K x K options per
+# image, each a decoder pass), both likelihood normalisations and the [CLS]-only ablation.
+SMALL_GENERATIVE: dict[str, Any] = {
+    "models": ["builtin:scenes-gen", "builtin:scenes-gen?normalize=mean", "builtin:scenes-gen-cls"],
+    "suites": ["composition", "spatial", "transforms"],
+    "data": ["scenes?n=40"],
+    "options": {
+        "transforms": {"n_images": 8, "n_boot": 200},
+        "composition": {"n_boot": 200},
+        "spatial": {"n_sets": 10, "n_groups": 16, "n_pairs": 16, "n_prior": 16, "n_boot": 200},
     },
 }
 

@@ -11,7 +11,7 @@ import json
 import pytest
 
 import vlmaudit
-from golden_run import GOLDEN_DIR, SMALL_AUDIT, compare
+from golden_run import GOLDEN_DIR, SMALL_AUDIT, SMALL_GENERATIVE, compare
 from vlmaudit.registry import default_suites
 
 
@@ -22,6 +22,12 @@ def _units(tmp_path, **kwargs):
 
 def test_small_audit_matches_golden(tmp_path):
     compare("small_audit", _units(tmp_path, **SMALL_AUDIT))
+
+
+def test_small_generative_audit_matches_golden(tmp_path):
+    """Catches a change to the generative scoring path (boundary, cache, prefix sharing, the scorers)
+    that moves a number of the built-in generative models."""
+    compare("small_generative", _units(tmp_path, **SMALL_GENERATIVE))
 
 
 @pytest.mark.slow

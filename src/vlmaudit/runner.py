@@ -88,8 +88,9 @@ def run(
         models, suites = [*stored["models"], *models], [*stored["suites"], *suites]
         options = {name: {**stored["suite_configs"].get(name, {}), **options.get(name, {})}
                    for name in dict.fromkeys([*stored["suite_configs"], *options])}
-    # `vlmaudit run` with nothing given: each model family on its own plan (see _default_audit_plans)
-    default_audit = not (models or suites or data or options) and not extend
+    # `vlmaudit run [SUITES]` with no models, data or options: each model family on its own plan
+    # (see _default_audit_plans), so `vlmaudit run transforms` is the default audit's transforms units
+    default_audit = not (models or data or options) and not extend
     # a name given twice is one unit, not two (dict keeps the user's order)
     explicit = bool(models)  # the user's (or the resumed run's) models, not the defaults
     models = list(dict.fromkeys(models)) or list(DEFAULT_MODELS)
