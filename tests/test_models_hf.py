@@ -229,7 +229,7 @@ def test_generic_automodel_dual_encoder(tmp_path):
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size=square).save_pretrained(tmp_path)
     clip_tokenizer().save_pretrained(tmp_path)
     model = load_model(f"hf:{tmp_path}")
-    assert model.family == "auto" and model.text.padding == "longest"
+    assert model.architecture == "auto" and model.family == "dual" and model.text.padding == "longest"
     processor = AutoImageProcessor.from_pretrained(tmp_path, backend="pil")
     tokens = model.tokenizer(CAPTIONS, padding=True, return_tensors="pt")
     pixel_values = processor(images=photos(), return_tensors="pt").pixel_values

@@ -41,7 +41,7 @@ class HFModel(ImageTextModel):
         self.tokenizer = tokenizer
         self.preprocessing = preprocessing
         self.text = text
-        self.family = family
+        self.architecture = family  # clip | siglip | siglip2 | other (not the audit's model family)
         self.device = device
         self.dtype = dtype
         self.weights_hash = hash_state_dict(model.state_dict())
@@ -65,7 +65,7 @@ class HFModel(ImageTextModel):
 
     def _image_inputs(self, pixels: torch.Tensor) -> dict:
         x = self._model_pixels(pixels)
-        if self.family != "siglip2":
+        if self.architecture != "siglip2":
             return {"pixel_values": x}
         return _naflex_inputs(x, self.model.config.vision_config.patch_size)
 
@@ -74,7 +74,7 @@ class HFModel(ImageTextModel):
 
     def image_tokens(self, pixels: torch.Tensor) -> torch.Tensor:
         """CLIP only: patch tokens (CLS dropped) through post-layernorm and the visual projection."""
-        if self.family != "clip":
+        if self.architecture != "clip":
             return super().image_tokens(pixels)
         vision = self.model.vision_model
         hidden = vision(pixel_values=self._model_pixels(pixels)).last_hidden_state[:, 1:]
@@ -109,9 +109,9 @@ class HFModel(ImageTextModel):
 
         Padded to max_length so the shape does not depend on which captions share a batch.
         """
-        if self.family == "clip":
+        if self.architecture == "clip":
             project = self.model.text_projection
-        elif self.family in ("siglip", "siglip2"):
+        elif self.architecture in ("siglip", "siglip2"):
             project = self.model.text_model.head
         else:
             return super().text_tokens(texts)

@@ -8,8 +8,10 @@ Scoring (`logprobs`): the user's prompt is wrapped in the checkpoint's own chat 
 processor has one, else in the family's default (`_FAMILIES`); the continuation is appended after
 the family's answer separator (" " after "ASSISTANT:"/"Assistant:"/"Answer:", as those models
 generate " Yes"; nothing after Qwen's "assistant\\n"), so "Yes" is scored as the token the model
-would generate. The ids of the templated prompt (with its image) must be a prefix of the ids of
-prompt + continuation, else a `ScoringBoundaryError`: no prompt token is scored, none dropped.
+would generate. The ids of the templated prompt must be a prefix of the ids of prompt +
+continuation, else a `ScoringBoundaryError`: no prompt token is scored, none dropped. The check and
+the continuation ids use text-level tokenisation (the processor expands the image placeholder only
+inside the prompt), so an image is preprocessed once per query, not once per continuation.
 PaliGemma's processor appends "\\n" to the prompt, so its continuation goes through `suffix=`
 (prefix attends bidirectionally, suffix causally, via `token_type_ids`); the `<eos>` that path
 appends is not scored. InstructBLIP's Q-Former reads the prompt (the instruction) only, never the
