@@ -18,23 +18,21 @@ Models (random weights: speed does not depend on training, nothing is downloaded
   its default "scenes" architecture); the baseline calls `model.logprobs` one pair at a time.
   Also VQAScore (method="vqa"): a pair is one question (its own prefix), so only batching helps.
 
-Measured (2 busy CPU cores, load average ~4, 1 torch thread, 30 items = 150 pairs, batch 40,
-best of 2; the built-in model was the untrained recipe, `scenes-gen` not being shipped yet; its
-content-keyed image memo emptied before every timing and, in the loop, before every pair):
+Measured (quiet 2-core machine, load average 1.0, 1 torch thread, 30 items = 150 pairs, batch 40,
+best of 2; `builtin:scenes-gen` as shipped; its content-keyed image memo emptied before every
+timing and, in the loop, before every pair):
 
-| model                | score      | loop pairs/s | vlmaudit pairs/s | speed-up | max abs diff | check |
-|----------------------|------------|--------------|------------------|----------|--------------|-------|
-| tiny LLaVA 224px     | likelihood | 40.4         | 156.6            | 3.87x    | 6.2e-06      | ok    |
-| built-in (untrained) | likelihood | 79.7         | 697.6            | 8.75x    | 2.6e-06      | ok    |
-| built-in (untrained) | vqa        | 65.0         | 338.4            | 5.21x    | 7.7e-09      | ok    |
+| model              | score      | loop pairs/s | vlmaudit pairs/s | speed-up | max abs diff | check |
+|--------------------|------------|--------------|------------------|----------|--------------|-------|
+| tiny LLaVA 224px   | likelihood | 41.9         | 171.9            | 4.10x    | 6.2e-06      | ok    |
+| builtin:scenes-gen | likelihood | 91.5         | 911.4            | 9.96x    | 1.6e-05      | ok    |
+| builtin:scenes-gen | vqa        | 79.7         | 490.9            | 6.16x    | 1.8e-06      | ok    |
 
-Targets: likelihood >= 3x, every |difference| <= 1e-4 (VQAScore's is in probability). Across runs
-LLaVA's ratio was 2.5-3.7x (an earlier run: 3.00x, just under): at the margin, because about half
-of vlmaudit's LLaVA time is the processor, not the model. `HFGenerativeModel._tokenize` checks the
-prompt/continuation boundary by running the processor over prompt + option with the image, once
-per option, and `_score_cached` runs it again over the prompts: 7 image preprocessings per image
-against the loop's 5 (profiled: 0.60 s of 1.25 s in `_tokenize`); the model forwards alone are
-~6x faster than the loop's.
+Targets: likelihood >= 3x, every |difference| <= 1e-4 (VQAScore's is in probability). Before
+continuation ids came from text-level tokenisation, LLaVA's ratio was 2.5-3.9x: the processor
+preprocessed the image once per option to find the prompt/continuation boundary (7 image
+preprocessings per image against the loop's 5); now it is once per query (at load average 5:
+4.33x).
 
     python benchmarks/generative.py [--items 30] [--batch-size 40] [--threads 1] [--repeats 2]
 """
