@@ -8,14 +8,12 @@ differing from one process.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
+from spawn_world import run_world
 from vlmaudit.attacks import AlignConfig, Jacobian, align, align_batches, randomized_svd
 from vlmaudit.data.scenes import generate_scenes, scene_ref
 from vlmaudit.engine import Engine
@@ -70,14 +68,7 @@ def _worker(rank: int, tmp: Path) -> None:
 
 
 def test_two_ranks_align_and_measure_like_one_process(tmp_path):
-    context = mp.spawn(_worker, args=(tmp_path,), nprocs=WORLD, join=False)
-    deadline = time.monotonic() + 180
-    while not context.join(timeout=1.0):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                process.kill()
-            pytest.fail("distributed workers hung")
-    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
+    ranks = run_world(_worker, (tmp_path,), WORLD, tmp_path)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the workers
     try:

@@ -15,15 +15,14 @@ comparison runs without oneDNN, and the default backend is held to the interface
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
+from spawn_world import run_world
 from vlmaudit.data.scenes import describe, generate_scenes, scene_ref
 from vlmaudit.data.scenes.perturb import SHUFFLE_SCHEMES, shuffle
 from vlmaudit.engine import Engine
@@ -108,14 +107,7 @@ def test_two_ranks_score_continuations_like_one_process(tmp_path, onednn):
     model, tower_hash = build_model(GenerativeRecipe(preset="tiny"))
     _sharp(model)
     save_generative(model, tmp_path / "model" / "model.safetensors", tower_hash, {"test": True})
-    context = mp.spawn(_worker, args=(tmp_path, onednn), nprocs=WORLD, join=False)
-    deadline = time.monotonic() + 180
-    while not context.join(timeout=1.0):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                process.kill()
-            pytest.fail("distributed workers hung")
-    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
+    ranks = run_world(_worker, (tmp_path, onednn), WORLD, tmp_path)
     threads, backend = torch.get_num_threads(), torch.backends.mkldnn.enabled
     torch.set_num_threads(1)  # as the workers: the thread count can change a reduction's last bits
     torch.backends.mkldnn.enabled = onednn
