@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from PIL import Image
 
 from model_fixtures import make_tiny_hf_clip
+from spawn_world import run_world
 from test_engine import Shift
 from toy import ToyModel
 from vlmaudit.data.images import file_image
@@ -72,14 +71,7 @@ def _worker(rank: int, kind: str, tmp: Path) -> None:
 
 
 def _spawn(kind: str, tmp: Path, timeout: float = 180.0) -> list[dict]:
-    context = mp.spawn(_worker, args=(kind, tmp), nprocs=WORLD, join=False)
-    deadline = time.monotonic() + timeout
-    while not context.join(timeout=1.0):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                process.kill()
-            pytest.fail("distributed workers hung")
-    return [torch.load(tmp / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
+    return run_world(_worker, (kind, tmp), WORLD, tmp, timeout)
 
 
 def _images(tmp: Path) -> None:
