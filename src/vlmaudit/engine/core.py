@@ -170,8 +170,7 @@ class Engine:
             raise ValueError("continuation_logprobs needs aligned refs, views, prompts and continuations")
         keys, inputs = [], {}
         for ref, view, prompt, text in zip(refs, views, prompts, continuations, strict=True):
-            image = _image_key(ref, view) if ref is not None else "none"
-            key = f"g:{image}\x1f{prompt}\x1f{text}"
+            key = f"g:{_query_image_key(ref, view)}\x1f{prompt}\x1f{text}"
             keys.append(key)
             inputs.setdefault(key, (ref, view, prompt, text))
         rows = self._embed_rows("continuations", keys, inputs, self._score_continuations)
@@ -186,7 +185,7 @@ class Engine:
         inputs = dict(zip(keys, zip(refs, views, strict=True), strict=True))
 
         def encode(items: list[tuple[ImageRef, ImageTransform | None]]) -> np.ndarray:
-            images = [t(ref.load()) if t is not None else ref.load() for ref, t in items]
+            images = [_load(ref, t) for ref, t in items]
             out = self.model.hidden_states(images, [prompt] * len(images), layer, position)
             return _rows(out, len(items), "hidden states")
 
@@ -198,12 +197,11 @@ class Engine:
         """One query per (image, view, prompt) of the batch, in order of first appearance."""
         groups: dict[tuple[str, str], list[int]] = {}
         for i, (ref, view, prompt, _) in enumerate(items):
-            image = _image_key(ref, view) if ref is not None else "none"
-            groups.setdefault((image, prompt), []).append(i)
+            groups.setdefault((_query_image_key(ref, view), prompt), []).append(i)
         queries = []
         for members in groups.values():
             ref, view, prompt, _ = items[members[0]]
-            image = None if ref is None else (view(ref.load()) if view is not None else ref.load())
+            image = None if ref is None else _load(ref, view)
             queries.append(Query(image, prompt, tuple(items[i][3] for i in members)))
         out = np.zeros((len(items), 2), dtype=np.float32)
         for members, scored in zip(groups.values(), self.model.logprobs(queries), strict=True):
@@ -216,8 +214,7 @@ class Engine:
         """[N, 3, S, S] model pixels in [0, 1] (geometry only), on the model's device: the start of the
         differentiable path that attacks and Jacobians take."""
         transforms = [None] * len(refs) if transforms is None else list(transforms)
-        images = [t(ref.load()) if t is not None else ref.load()
-                  for ref, t in zip(refs, transforms, strict=True)]
+        images = [_load(ref, t) for ref, t in zip(refs, transforms, strict=True)]
         return self.model.preprocess(images).to(device=self.model.device, dtype=self.model.dtype)
 
     def embed_pixels(self, pixels: torch.Tensor, *, normalize: bool = True) -> torch.Tensor:
@@ -351,6 +348,16 @@ class Engine:
 def _image_key(ref: ImageRef, transform: ImageTransform | None) -> str:
     """Image content (+ crop) and the transform's canonical id: what decides the pixels."""
     return f"i:{ref.key}|{transform.id if transform is not None else ''}"
+
+
+def _query_image_key(ref: ImageRef | None, transform: ImageTransform | None) -> str:
+    """A generative query's image half of the key: "none" for a text-only query."""
+    return _image_key(ref, transform) if ref is not None else "none"
+
+
+def _load(ref: ImageRef, transform: ImageTransform | None):
+    """The image the model sees: the ref's pixels through the transform, if any."""
+    return transform(ref.load()) if transform is not None else ref.load()
 
 
 def _rows(out: torch.Tensor, expected: int, what: str) -> np.ndarray:
